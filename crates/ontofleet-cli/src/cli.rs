@@ -1,0 +1,148 @@
+//! Command-line grammar (SPEC §7).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use uuid::Uuid;
+
+#[derive(Debug, Parser)]
+#[command(name = "ontofleet", version, about = "Migrate BuildOS legacy planning data into the ontology schema with a durable worker fleet")]
+pub struct Cli {
+    /// PostgreSQL URL (else ONTOFLEET_DATABASE_URL, else DATABASE_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Configuration file (default: ./ontofleet.toml if present).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Machine-readable output: one JSON document on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More log output (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Log format: text or json.
+    #[arg(long, global = true, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Schema management.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Create the legacy schema if missing and add deterministic synthetic data.
+    Seed(SeedArgs),
+    /// Runs: start, list, show, watch.
+    #[command(subcommand)]
+    Run(RunCommand),
+    /// Run a worker process until SIGTERM/SIGINT.
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Apply the app and queue schemas (idempotent, safe from several processes).
+    Migrate,
+    /// Applied and pending migrations.
+    Status,
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// Users to create.
+    #[arg(long, default_value_t = 20)]
+    pub users: u32,
+    /// Projects per user.
+    #[arg(long, default_value_t = 3)]
+    pub projects_per_user: u32,
+    /// Mean tasks per project (long-tailed).
+    #[arg(long, default_value_t = 15)]
+    pub tasks_per_project: u32,
+    /// RNG seed: the same seed gives the same rows.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Add the edge cases of SPEC §4.5–4.7.
+    #[arg(long)]
+    pub bad_rows: bool,
+    /// Delete legacy, ontology, ledger and queue data first.
+    #[arg(long)]
+    pub reset: bool,
+    /// Only create the legacy tables.
+    #[arg(long)]
+    pub schema_only: bool,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct Scope {
+    /// Every user's projects (takes the platform lock).
+    #[arg(long)]
+    pub all: bool,
+    /// One user's projects (legacy user id).
+    #[arg(long, value_name = "UUID")]
+    pub user: Option<Uuid>,
+    /// Explicit projects (legacy ids; repeatable).
+    #[arg(long, value_name = "UUID", num_args = 1..)]
+    pub project: Vec<Uuid>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunCommand {
+    /// Start a run: one job per selected project.
+    Start(StartArgs),
+    /// Recent runs.
+    List {
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+    /// Counts by item status and error category, timings, lock.
+    Show {
+        /// Run id.
+        run: Uuid,
+    },
+    /// Live progress until the run is terminal.
+    Watch {
+        /// Run id.
+        run: Uuid,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    #[command(flatten)]
+    pub scope: Scope,
+    /// Include archived projects.
+    #[arg(long)]
+    pub include_archived: bool,
+    /// Include done tasks.
+    #[arg(long)]
+    pub include_completed_tasks: bool,
+    /// Include already-migrated projects; the ledger decides per entity.
+    #[arg(long)]
+    pub resync: bool,
+    /// Preview through the queue: nothing written to the ontology.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Start a scoped run even while a platform run holds the lock.
+    #[arg(long)]
+    pub force: bool,
+    /// Watch the run and print the final summary.
+    #[arg(long)]
+    pub watch: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Jobs executed at once.
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Worker name prefix.
+    #[arg(long, value_name = "PREFIX")]
+    pub name: Option<String>,
+}

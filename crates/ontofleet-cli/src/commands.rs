@@ -1,0 +1,431 @@
+//! Command implementations: each loads what it needs, calls the libraries and prints.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use ontofleet_core::RunStatus;
+use ontofleet_db::ledger::{self, RunRow};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::cli::{Cli, Command, DbCommand, RunCommand, SeedArgs, StartArgs, WorkerArgs};
+use crate::settings::Settings;
+use crate::{CliError, output};
+
+pub async fn dispatch(cli: Cli) -> Result<(), CliError> {
+    let settings = Settings::load(cli.config.as_deref(), cli.database_url.as_deref())?;
+    init_logging(&cli, &settings)?;
+    match &cli.command {
+        Command::Db(DbCommand::Migrate) => db_migrate(&cli, &settings).await,
+        Command::Db(DbCommand::Status) => db_status(&cli, &settings).await,
+        Command::Seed(args) => seed(&cli, &settings, args).await,
+        Command::Run(RunCommand::Start(args)) => run_start(&cli, &settings, args).await,
+        Command::Run(RunCommand::List { limit }) => run_list(&cli, &settings, *limit).await,
+        Command::Run(RunCommand::Show { run }) => run_show(&cli, &settings, *run).await,
+        Command::Run(RunCommand::Watch { run }) => {
+            let pool = connect(&settings).await?;
+            watch(&cli, &pool, *run).await
+        }
+        Command::Worker(args) => worker(&settings, args).await,
+    }
+}
+
+fn init_logging(cli: &Cli, settings: &Settings) -> Result<(), CliError> {
+    let default = match (cli.quiet, cli.verbose, matches!(cli.command, Command::Worker(_))) {
+        (true, _, _) => "error",
+        (false, 0, false) => "warn",
+        (false, 0, true) | (false, 1, _) => "info,sqlx=warn",
+        (false, 2, _) => "debug,sqlx=warn",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ONTOFLEET_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let format = cli.log_format.as_deref().unwrap_or(&settings.log_format);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        "json" => builder.json().init(),
+        "text" => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        other => return Err(CliError::usage(format!("unknown log format `{other}` (expected text or json)"))),
+    }
+    Ok(())
+}
+
+async fn connect(settings: &Settings) -> Result<PgPool, CliError> {
+    Ok(ontofleet_db::connect(settings.require_database()?).await?)
+}
+
+async fn require_schema(pool: &PgPool) -> Result<(), CliError> {
+    let ready: bool = sqlx::query_scalar(
+        "SELECT to_regclass('public.migration_runs') IS NOT NULL AND to_regclass('apalis.jobs') IS NOT NULL",
+    )
+    .fetch_one(pool)
+    .await?;
+    if ready { Ok(()) } else { Err(CliError::runtime("the ontofleet schema is not installed: run `ontofleet db migrate` first")) }
+}
+
+async fn db_migrate(cli: &Cli, settings: &Settings) -> Result<(), CliError> {
+    let pool = connect(settings).await?;
+    ontofleet_db::migrate_all(&pool, &ontofleet_queue::migrator()).await?;
+    let states = ontofleet_db::migration_status(&pool, &[("queue", &ontofleet_queue::migrator()), ("app", &ontofleet_db::MIGRATOR)]).await?;
+    let applied = states.iter().filter(|s| s.applied_at.is_some()).count();
+    if cli.json {
+        output::json(&json!({"applied": applied, "pending": states.len() - applied}));
+    } else {
+        println!("schema up to date: {applied} migrations applied (app + queue)");
+    }
+    Ok(())
+}
+
+async fn db_status(cli: &Cli, settings: &Settings) -> Result<(), CliError> {
+    let pool = connect(settings).await?;
+    let queue = ontofleet_queue::migrator();
+    let states = ontofleet_db::migration_status(&pool, &[("queue", &queue), ("app", &ontofleet_db::MIGRATOR)]).await?;
+    if cli.json {
+        let list: Vec<Value> = states
+            .iter()
+            .map(|s| json!({"set": s.set, "version": s.version, "description": s.description, "applied_at": s.applied_at}))
+            .collect();
+        output::json(&json!({"migrations": list, "pending": states.iter().filter(|s| s.applied_at.is_none()).count()}));
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = states
+        .iter()
+        .map(|s| {
+            vec![
+                s.set.to_owned(),
+                s.version.to_string(),
+                s.description.clone(),
+                s.applied_at.map_or_else(|| "pending".to_owned(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
+            ]
+        })
+        .collect();
+    output::table(&["SET", "VERSION", "DESCRIPTION", "APPLIED"], &rows);
+    Ok(())
+}
+
+async fn seed(cli: &Cli, settings: &Settings, args: &SeedArgs) -> Result<(), CliError> {
+    let pool = connect(settings).await?;
+    if args.reset {
+        ontofleet_db::reset_app_data(&pool, ontofleet_queue::QUEUE).await?;
+        ontofleet_seed::reset(&pool).await.map_err(|e| CliError::runtime(format!("reset failed: {e}")))?;
+    }
+    ontofleet_seed::create_schema(&pool).await.map_err(|e| CliError::runtime(format!("cannot create the legacy schema: {e}")))?;
+    if args.schema_only {
+        if cli.json {
+            output::json(&json!({"schema": "created"}));
+        } else {
+            println!("legacy schema ready");
+        }
+        return Ok(());
+    }
+    let opts = ontofleet_seed::SeedOptions {
+        users: args.users,
+        projects_per_user: args.projects_per_user,
+        tasks_per_project: args.tasks_per_project,
+        seed: args.seed,
+        bad_rows: args.bad_rows,
+    };
+    let started = Instant::now();
+    let report = ontofleet_seed::seed(&pool, &opts).await.map_err(|e| {
+        CliError::runtime(format!("seeding failed: {e} (the same --seed twice collides: add --reset or pick another --seed)"))
+    })?;
+    ontofleet_db::refresh_stats_if_present(&pool).await?;
+    let counts = json!({
+        "users": report.users, "projects": report.projects, "phases": report.phases, "phase_tasks": report.phase_tasks,
+        "tasks": report.tasks, "project_calendars": report.project_calendars, "events": report.events,
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    if cli.json {
+        output::json(&counts);
+    } else {
+        println!(
+            "seeded {} users, {} projects, {} phases, {} tasks, {} calendar events in {}",
+            report.users,
+            report.projects,
+            report.phases,
+            report.tasks,
+            report.events,
+            output::secs(started.elapsed().as_secs_f64())
+        );
+    }
+    Ok(())
+}
+
+fn initiated_by() -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".to_owned());
+    format!("{user}@{host} (cli)")
+}
+
+async fn run_start(cli: &Cli, settings: &Settings, args: &StartArgs) -> Result<(), CliError> {
+    use ontofleet_producer::{ProducerError, RunRequest, Selection};
+    let selection = if args.scope.all {
+        Selection::All
+    } else if let Some(user) = args.scope.user {
+        Selection::User(user)
+    } else {
+        Selection::Projects(args.scope.project.clone())
+    };
+    let pool = connect(settings).await?;
+    require_schema(&pool).await?;
+    let request = RunRequest {
+        selection,
+        include_archived: args.include_archived,
+        include_completed_tasks: args.include_completed_tasks,
+        resync: args.resync,
+        dry_run: args.dry_run,
+        force: args.force,
+        initiated_by: initiated_by(),
+    };
+    let producer = ontofleet_producer::ProducerSettings { lease: Duration::from_secs(settings.lock.lease_secs), policies: settings.retry };
+    let started = ontofleet_producer::start_run(&pool, &request, &producer).await.map_err(|e| match e {
+        ProducerError::LockHeld(_) => CliError::locked(e.to_string()),
+        ProducerError::AlreadyActive(_) => CliError::locked(e.to_string()),
+        ProducerError::NotFound(_) => CliError::usage(e.to_string()),
+        other => CliError::runtime(format!("cannot start the run: {other}")),
+    })?;
+    if let Some(old) = started.superseded {
+        tracing::warn!(%old, "the previous platform run's lease had expired; it was cancelled");
+    }
+    if args.watch {
+        return watch(cli, &pool, started.run_id).await;
+    }
+    if cli.json {
+        output::json(&json!({"run_id": started.run_id, "status": started.status, "total_items": started.total_items}));
+    } else {
+        println!("{}", started.run_id);
+        eprintln!("run {} {}: {} project(s) enqueued", started.run_id, started.status, started.total_items);
+    }
+    Ok(())
+}
+
+fn run_json(run: &RunRow) -> Value {
+    json!({
+        "run_id": run.id, "scope": run.scope, "status": run.status, "dry_run": run.dry_run, "options": run.options,
+        "reference_time": run.reference_time, "initiated_by": run.initiated_by, "lock_token": run.lock_token,
+        "items": {
+            "total": run.total_items, "succeeded": run.succeeded_items, "partial": run.partial_items,
+            "failed": run.failed_items, "skipped": run.skipped_items, "cancelled": run.cancelled_items,
+        },
+        "created_at": run.created_at, "started_at": run.started_at, "finished_at": run.finished_at,
+        "duration_secs": duration_secs(run), "summary": run.summary,
+    })
+}
+
+fn duration_secs(run: &RunRow) -> f64 {
+    let start = run.started_at.unwrap_or(run.created_at);
+    let end = run.finished_at.unwrap_or_else(chrono::Utc::now);
+    (end - start).num_milliseconds().max(0) as f64 / 1000.0
+}
+
+async fn run_list(cli: &Cli, settings: &Settings, limit: i64) -> Result<(), CliError> {
+    if limit < 1 {
+        return Err(CliError::usage("--limit must be at least 1"));
+    }
+    let pool = connect(settings).await?;
+    require_schema(&pool).await?;
+    let runs = ledger::list_runs(&pool, limit).await?;
+    if cli.json {
+        output::json(&json!({"runs": runs.iter().map(run_json).collect::<Vec<_>>()}));
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.to_string(),
+                format!("{}{}", r.scope, if r.dry_run { " (dry)" } else { "" }),
+                r.status.clone(),
+                format!("{}/{}", r.done_items(), r.total_items),
+                (r.partial_items + r.failed_items + r.skipped_items).to_string(),
+                r.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                output::secs(duration_secs(r)),
+            ]
+        })
+        .collect();
+    output::table(&["RUN", "SCOPE", "STATUS", "DONE", "WITH ERRORS", "CREATED", "DURATION"], &rows);
+    Ok(())
+}
+
+async fn load_run(pool: &PgPool, run: Uuid) -> Result<RunRow, CliError> {
+    ledger::get_run_pool(pool, run)
+        .await?
+        .ok_or_else(|| CliError::usage(format!("run {run} does not exist; list runs with `ontofleet run list`")))
+}
+
+async fn run_show(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), CliError> {
+    let pool = connect(settings).await?;
+    require_schema(&pool).await?;
+    let run = load_run(&pool, run_id).await?;
+    let breakdown = ledger::item_breakdown(&pool, run_id).await?;
+    let errors = ledger::top_errors(&pool, run_id, 5).await?;
+    let problems = ledger::entity_problems(&pool, run_id).await?;
+    let entities = ledger::entity_totals(&pool, run_id).await?;
+    let mut conn = pool.acquire().await?;
+    let lock = ontofleet_control::lock_status(&mut conn).await.map_err(|e| CliError::runtime(e.to_string()))?;
+    let holds_lock = lock.run_id == Some(run_id) && lock.is_locked;
+    if cli.json {
+        let mut doc = run_json(&run);
+        doc["items_by_status"] = json!(breakdown.iter().map(|(s, c, n)| json!({"status": s, "category": c, "count": n})).collect::<Vec<_>>());
+        doc["top_errors"] = json!(errors.iter().map(|(c, m, n)| json!({"category": c, "message": m, "items": n})).collect::<Vec<_>>());
+        doc["entity_problems"] = json!(problems.iter().map(|(e, s, c, n)| json!({"entity_type": e, "status": s, "category": c, "count": n})).collect::<Vec<_>>());
+        doc["entities"] = entities;
+        doc["lock"] = json!({"held_by_this_run": holds_lock, "token": lock.token, "expires_at": lock.expires_at});
+        output::json(&doc);
+        return Ok(());
+    }
+    println!("run        {}", run.id);
+    println!("scope      {}{}", run.scope, if run.dry_run { " (dry run)" } else { "" });
+    println!("status     {}", run.status);
+    println!("items      {}/{} done: {} succeeded, {} partial, {} failed, {} skipped, {} cancelled",
+        run.done_items(), run.total_items, run.succeeded_items, run.partial_items, run.failed_items, run.skipped_items, run.cancelled_items);
+    println!("started    {}", run.started_at.map_or_else(|| "-".to_owned(), |t| t.to_rfc3339()));
+    println!("finished   {}", run.finished_at.map_or_else(|| "-".to_owned(), |t| t.to_rfc3339()));
+    println!("duration   {}", output::secs(duration_secs(&run)));
+    println!("reference  {}", run.reference_time.to_rfc3339());
+    println!(
+        "lock       {}",
+        match run.lock_token {
+            Some(t) if holds_lock => format!("held (token {t}, expires {})", lock.expires_at.map(|e| e.to_rfc3339()).unwrap_or_default()),
+            Some(t) => format!("released (token {t})"),
+            None => "not taken (scoped or dry run)".to_owned(),
+        }
+    );
+    println!();
+    output::table(
+        &["ITEM STATUS", "CATEGORY", "COUNT"],
+        &breakdown.iter().map(|(s, c, n)| vec![s.clone(), c.clone().unwrap_or_else(|| "-".to_owned()), n.to_string()]).collect::<Vec<_>>(),
+    );
+    if let Some(map) = entities.as_object().filter(|m| !m.is_empty()) {
+        println!();
+        let rows: Vec<Vec<String>> = ["project", "document", "plan", "task", "event", "edges"]
+            .iter()
+            .filter_map(|k| map.get(*k).map(|v| (k, v)))
+            .map(|(k, v)| {
+                let cells = v.as_object().map(|o| o.iter().map(|(a, n)| format!("{a} {n}")).collect::<Vec<_>>().join(", ")).unwrap_or_default();
+                vec![(*k).to_owned(), cells]
+            })
+            .collect();
+        output::table(&["ENTITY", "ACTIONS"], &rows);
+    }
+    if !problems.is_empty() {
+        println!();
+        output::table(
+            &["ENTITY PROBLEM", "STATUS", "CATEGORY", "COUNT"],
+            &problems.iter().map(|(e, s, c, n)| vec![e.clone(), s.clone(), c.clone().unwrap_or_default(), n.to_string()]).collect::<Vec<_>>(),
+        );
+    }
+    if !errors.is_empty() {
+        println!();
+        output::table(
+            &["CATEGORY", "ITEMS", "TOP ERRORS"],
+            &errors.iter().map(|(c, m, n)| vec![c.clone().unwrap_or_default(), n.to_string(), m.chars().take(120).collect()]).collect::<Vec<_>>(),
+        );
+    }
+    Ok(())
+}
+
+/// Follow a run until it is terminal: a progress bar on a terminal, periodic lines otherwise.
+async fn watch(cli: &Cli, pool: &PgPool, run_id: Uuid) -> Result<(), CliError> {
+    let first = load_run(pool, run_id).await?;
+    let tty = std::io::stderr().is_terminal() && !cli.json && !cli.quiet;
+    let bar = tty.then(|| {
+        let bar = indicatif::ProgressBar::new(first.total_items.max(0) as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} items  {per_sec}  ETA {eta}  {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let started = Instant::now();
+    let mut last_line = Instant::now() - Duration::from_secs(60);
+    let run = loop {
+        let run = load_run(pool, run_id).await?;
+        let done = run.done_items();
+        let status: RunStatus = run.status.parse().map_err(|e| CliError::runtime(format!("{e}")))?;
+        let msg = format!(
+            "ok {} partial {} failed {} skipped {} cancelled {}",
+            run.succeeded_items, run.partial_items, run.failed_items, run.skipped_items, run.cancelled_items
+        );
+        if let Some(bar) = &bar {
+            bar.set_length(run.total_items.max(0) as u64);
+            bar.set_position(done.max(0) as u64);
+            bar.set_message(msg.clone());
+        } else if !cli.quiet && !cli.json && (last_line.elapsed() >= Duration::from_secs(5) || status.is_terminal()) {
+            let rate = done as f64 / started.elapsed().as_secs_f64().max(0.001);
+            eprintln!("run {run_id} {}: {done}/{} items ({rate:.1}/s) {msg}", run.status, run.total_items);
+            last_line = Instant::now();
+        }
+        if status.is_terminal() {
+            break run;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let doc = run_json(&run);
+    if cli.json {
+        output::json(&doc);
+    } else {
+        println!(
+            "run {} {} in {}: {} items — {} succeeded, {} partial, {} failed, {} skipped, {} cancelled",
+            run.id,
+            run.status,
+            output::secs(duration_secs(&run)),
+            run.total_items,
+            run.succeeded_items,
+            run.partial_items,
+            run.failed_items,
+            run.skipped_items,
+            run.cancelled_items
+        );
+        println!("details: ontofleet run show {}", run.id);
+    }
+    match run.status.as_str() {
+        "completed" => Ok(()),
+        other => Err(CliError::run_unsuccessful(format!("run {run_id} finished {other}; see `ontofleet run show {run_id}`"))),
+    }
+}
+
+async fn worker(settings: &Settings, args: &WorkerArgs) -> Result<(), CliError> {
+    let pool = connect(settings).await?;
+    require_schema(&pool).await?;
+    let mut worker = settings.worker.clone();
+    if let Some(c) = args.concurrency {
+        if c == 0 {
+            return Err(CliError::usage("--concurrency must be at least 1"));
+        }
+        worker.concurrency = c;
+    }
+    if let Some(name) = &args.name {
+        worker.name_prefix = name.clone();
+    }
+    let handler = ontofleet_worker::HandlerSettings {
+        policies: settings.retry,
+        job_timeout: Duration::from_secs(settings.job.timeout_secs),
+        lease: Duration::from_secs(settings.lock.lease_secs),
+    };
+    ontofleet_worker::run(pool, worker, handler, shutdown_signal())
+        .await
+        .map_err(|e| CliError::runtime(format!("worker stopped: {e}")))?;
+    tracing::info!("worker stopped");
+    Ok(())
+}
+
+/// SIGTERM (Kubernetes) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,83 @@
+//! Layered configuration: built-in defaults → optional `ontofleet.toml` (or `--config FILE`) →
+//! environment `ONTOFLEET__SECTION__KEY`; the database URL then comes from `--database-url`,
+//! `ONTOFLEET_DATABASE_URL` or `DATABASE_URL`, in that order.
+
+use std::path::Path;
+
+use ontofleet_core::RetryPolicies;
+use ontofleet_db::DbSettings;
+use ontofleet_queue::WorkerSettings;
+use serde::Deserialize;
+
+use crate::CliError;
+
+/// Everything the binary can be configured with.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub log_format: String,
+    pub database: DbSettings,
+    pub worker: WorkerSettings,
+    pub job: JobSettings,
+    pub lock: LockSettings,
+    pub retry: RetryPolicies,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct JobSettings {
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LockSettings {
+    pub lease_secs: u64,
+}
+
+const DEFAULTS: &str = include_str!("defaults.toml");
+
+impl Settings {
+    pub fn load(file: Option<&Path>, database_url: Option<&str>) -> Result<Self, CliError> {
+        let mut builder = config::Config::builder().add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        builder = match file {
+            Some(path) => {
+                if !path.exists() {
+                    return Err(CliError::usage(format!("config file {} does not exist", path.display())));
+                }
+                builder.add_source(config::File::from(path))
+            }
+            None => builder.add_source(config::File::with_name("ontofleet.toml").required(false)),
+        };
+        builder = builder.add_source(config::Environment::with_prefix("ONTOFLEET").prefix_separator("__").separator("__"));
+        let mut settings: Settings = builder
+            .build()
+            .and_then(config::Config::try_deserialize)
+            .map_err(|e| CliError::usage(format!("invalid configuration: {e}")))?;
+        let from_env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+        if let Some(url) = database_url.map(str::to_owned).or_else(|| from_env("ONTOFLEET_DATABASE_URL")).or_else(|| from_env("DATABASE_URL")) {
+            settings.database.url = url;
+        }
+        Ok(settings)
+    }
+
+    pub fn require_database(&self) -> Result<&DbSettings, CliError> {
+        if self.database.url.is_empty() {
+            return Err(CliError::usage(
+                "no database URL: pass --database-url, or set ONTOFLEET_DATABASE_URL or DATABASE_URL",
+            ));
+        }
+        Ok(&self.database)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_and_match_the_spec_policy() {
+        let s = Settings::load(None, Some("postgres://x@y/z")).unwrap();
+        assert_eq!(s.retry, RetryPolicies::SPEC);
+        assert_eq!(s.worker.shutdown_grace_secs, 25);
+        assert!(s.worker.heartbeat_secs * (s.worker.missed_heartbeats as u64 + 1) <= 30);
+        assert_eq!(s.database.url, "postgres://x@y/z");
+    }
+}

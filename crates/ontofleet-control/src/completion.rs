@@ -1,0 +1,190 @@
+//! Committing an item's outcome and completing the run exactly once.
+//!
+//! Every item commit increments the run's counters in one `UPDATE … RETURNING` on the run row;
+//! the row lock serialises concurrent commits, so exactly one of them observes
+//! `done = total` and performs the completion transition.
+
+use std::time::Duration;
+
+use ontofleet_core::{ErrorCategory, ItemStatus, RunStatus};
+use serde_json::Value;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::{ControlError, lock};
+
+/// The final outcome of an item, written in the item's transaction.
+#[derive(Debug, Clone)]
+pub struct ItemResult<'a> {
+    /// Terminal item status.
+    pub status: ItemStatus,
+    /// Entity counts by action.
+    pub counts: Option<&'a Value>,
+    /// Dry-run preview.
+    pub preview: Option<&'a Value>,
+    /// Category of the failure, for failed/skipped items.
+    pub category: Option<ErrorCategory>,
+    /// Failure message.
+    pub error: Option<&'a str>,
+}
+
+/// The run's identity as needed for fencing.
+#[derive(Debug, Clone, Copy)]
+pub struct RunFence {
+    /// Run id.
+    pub run_id: Uuid,
+    /// Fencing token, for platform runs.
+    pub lock_token: Option<i64>,
+    /// Lease to renew to.
+    pub lease: Duration,
+}
+
+/// Write the item's terminal state and bump the run counters; completes the run when this was
+/// the last item. Returns the run's new terminal status if this commit completed it, and
+/// `Ok(None)` when the item was already terminal (a duplicate execution) or the run continues.
+pub async fn complete_item(
+    conn: &mut PgConnection,
+    fence: RunFence,
+    project_id: Uuid,
+    result: &ItemResult<'_>,
+) -> Result<Option<RunStatus>, ControlError> {
+    // Lock order is always run row, then lock row: item commits serialise here and cannot
+    // deadlock against each other over the lock row.
+    sqlx::query("SELECT 1 FROM migration_runs WHERE id = $1 FOR UPDATE")
+        .bind(fence.run_id)
+        .execute(&mut *conn)
+        .await?;
+    if let Some(token) = fence.lock_token {
+        lock::check_fence(&mut *conn, fence.run_id, token, fence.lease).await?;
+    }
+    let updated = sqlx::query(
+        "UPDATE migration_run_items SET status = $3, counts = coalesce($4, counts), preview = $5, \
+                error_category = $6, last_error = $7, fallback_next = false, finished_at = now(), \
+                updated_at = now() \
+          WHERE run_id = $1 AND project_id = $2 \
+            AND status NOT IN ('succeeded', 'partial', 'failed', 'skipped', 'cancelled')",
+    )
+    .bind(fence.run_id)
+    .bind(project_id)
+    .bind(result.status.as_str())
+    .bind(result.counts)
+    .bind(result.preview)
+    .bind(result.category.map(ErrorCategory::as_str))
+    .bind(result.error)
+    .execute(&mut *conn)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(None);
+    }
+    bump_counter(conn, fence.run_id, result.status).await?;
+    finish_run_if_done(conn, fence.run_id).await
+}
+
+async fn bump_counter(conn: &mut PgConnection, run_id: Uuid, status: ItemStatus) -> Result<(), ControlError> {
+    let column = match status {
+        ItemStatus::Succeeded => "succeeded_items",
+        ItemStatus::Partial => "partial_items",
+        ItemStatus::Failed => "failed_items",
+        ItemStatus::Skipped => "skipped_items",
+        ItemStatus::Cancelled => "cancelled_items",
+        ItemStatus::Queued | ItemStatus::Running | ItemStatus::Retrying => return Ok(()),
+    };
+    // `column` is one of the fixed names above.
+    let sql = format!("UPDATE migration_runs SET {column} = {column} + 1 WHERE id = $1");
+    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(run_id).execute(conn).await?;
+    Ok(())
+}
+
+/// If every item of the run is terminal and the run is still active, perform the completion
+/// transition: final status, summary, lock release, NOTIFY. Must run in the transaction that
+/// made the last item terminal (it locks the run row).
+pub async fn finish_run_if_done(conn: &mut PgConnection, run_id: Uuid) -> Result<Option<RunStatus>, ControlError> {
+    let row: Option<(String, i32, i32, i32, i32, i32, i32, Option<i64>)> = sqlx::query_as(
+        "SELECT status, total_items, succeeded_items, partial_items, failed_items, skipped_items, \
+                cancelled_items, lock_token FROM migration_runs WHERE id = $1 FOR UPDATE",
+    )
+    .bind(run_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((status, total, ok, partial, failed, skipped, cancelled, token)) = row else {
+        return Ok(None);
+    };
+    let active = matches!(status.as_str(), "running" | "cancelling");
+    if !active || ok + partial + failed + skipped + cancelled < total {
+        return Ok(None);
+    }
+    let final_status = if status == "cancelling" {
+        RunStatus::Cancelled
+    } else if partial + failed + skipped + cancelled > 0 {
+        RunStatus::CompletedWithErrors
+    } else {
+        RunStatus::Completed
+    };
+    sqlx::query(
+        "UPDATE migration_runs SET status = $2, finished_at = now(), summary = summary || jsonb_build_object( \
+             'items', jsonb_build_object('total', total_items, 'succeeded', succeeded_items, \
+                 'partial', partial_items, 'failed', failed_items, 'skipped', skipped_items, \
+                 'cancelled', cancelled_items), \
+             'errors_by_category', coalesce((SELECT jsonb_object_agg(c, n) FROM ( \
+                 SELECT error_category AS c, count(*) AS n FROM migration_run_items \
+                  WHERE run_id = $1 AND error_category IS NOT NULL GROUP BY 1) s), '{}'::jsonb), \
+             'duration_ms', (extract(epoch FROM now() - coalesce(started_at, created_at)) * 1000)::bigint) \
+         WHERE id = $1",
+    )
+    .bind(run_id)
+    .bind(final_status.as_str())
+    .execute(&mut *conn)
+    .await?;
+    if let Some(token) = token {
+        lock::release(&mut *conn, run_id, token, "run-completion").await?;
+    }
+    sqlx::query("SELECT pg_notify('ontofleet_run_completed', $1)")
+        .bind(run_id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    tracing::info!(%run_id, status = %final_status, "run completed");
+    Ok(Some(final_status))
+}
+
+/// Refresh the per-user stats view without blocking readers.
+pub async fn refresh_stats(pool: &PgPool) -> Result<Duration, ControlError> {
+    let started = std::time::Instant::now();
+    sqlx::query("REFRESH MATERIALIZED VIEW CONCURRENTLY user_migration_stats").execute(pool).await?;
+    Ok(started.elapsed())
+}
+
+/// Move an active run to `cancelling`, cancel its items that are not running, and complete it
+/// as `cancelled` if nothing is running any more. The caller kills the queued jobs in the same
+/// transaction. Returns the number of items cancelled, or `None` if the run was not active.
+pub async fn cancel_run(conn: &mut PgConnection, run_id: Uuid) -> Result<Option<u64>, ControlError> {
+    let active: Option<String> = sqlx::query_scalar(
+        "UPDATE migration_runs SET status = 'cancelling' WHERE id = $1 AND status IN ('pending', 'running', 'cancelling') \
+         RETURNING status",
+    )
+    .bind(run_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if active.is_none() {
+        return Ok(None);
+    }
+    let cancelled = sqlx::query(
+        "UPDATE migration_run_items SET status = 'cancelled', finished_at = now(), updated_at = now() \
+          WHERE run_id = $1 AND status IN ('queued', 'retrying')",
+    )
+    .bind(run_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    sqlx::query("UPDATE migration_runs SET cancelled_items = cancelled_items + $2 WHERE id = $1")
+        .bind(run_id)
+        .bind(cancelled as i32)
+        .execute(&mut *conn)
+        .await?;
+    // Pending runs have no items yet; they are cancelled outright.
+    sqlx::query("UPDATE migration_runs SET status = 'cancelled', finished_at = now() WHERE id = $1 AND total_items = 0")
+        .bind(run_id)
+        .execute(&mut *conn)
+        .await?;
+    finish_run_if_done(conn, run_id).await?;
+    Ok(Some(cancelled))
+}

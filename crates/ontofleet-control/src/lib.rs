@@ -1,0 +1,35 @@
+//! Run control: the platform lock (a lease row with a fencing token), the commit of an item's
+//! outcome with the run counters, and the run's single completion transition (lock release,
+//! NOTIFY). Everything takes the caller's connection so it joins the item transaction.
+
+pub mod completion;
+pub mod lock;
+
+pub use completion::{ItemResult, RunFence, cancel_run, complete_item, finish_run_if_done, refresh_stats};
+pub use lock::{Acquired, LockError, LockStatus, acquire_platform_lock, check_fence, force_release, lock_status, release, renew};
+
+/// Errors of control operations.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// A database statement failed.
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+    /// The run lost the platform lock; it must not write.
+    #[error("run {run_id} no longer holds the platform lock (fencing token {token} superseded)")]
+    Fenced {
+        /// The fenced run.
+        run_id: uuid::Uuid,
+        /// Its stale token.
+        token: i64,
+    },
+}
+
+impl ControlError {
+    /// How the worker must treat this failure.
+    pub fn category(&self) -> ontofleet_core::ErrorCategory {
+        match self {
+            Self::Sqlx(e) => ontofleet_db::category_of(e),
+            Self::Fenced { .. } => ontofleet_core::ErrorCategory::Fatal,
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The platform lock: one row, a lease (`expires_at`) renewed by the producer and by workers,
+//! and a fencing token that grows by one at every acquisition. Item commits check the token
+//! inside their transaction, so a run that lost the lock cannot write.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgConnection};
+use uuid::Uuid;
+
+use crate::ControlError;
+
+/// The lock is held by another run.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Held and not expired.
+    #[error(
+        "the platform lock is held by run {run_id} ({holder}) until {expires_at}; wait for it, \
+         or run `ontofleet lock release --force` if that run is dead"
+    )]
+    Held {
+        /// Holder run.
+        run_id: Uuid,
+        /// Holder description.
+        holder: String,
+        /// Lease end.
+        expires_at: DateTime<Utc>,
+    },
+    /// Database failure.
+    #[error(transparent)]
+    Control(#[from] ControlError),
+}
+
+impl From<sqlx::Error> for LockError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Control(ControlError::Sqlx(e))
+    }
+}
+
+/// The lock row as operators see it.
+#[derive(Debug, Clone, FromRow)]
+pub struct LockStatus {
+    /// Holder run, if any.
+    pub run_id: Option<Uuid>,
+    /// Holder description.
+    pub holder: Option<String>,
+    /// Current fencing token.
+    pub token: i64,
+    /// Acquisition time.
+    pub locked_at: Option<DateTime<Utc>>,
+    /// Last renewal.
+    pub renewed_at: Option<DateTime<Utc>>,
+    /// Lease end.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Last release time.
+    pub released_at: Option<DateTime<Utc>>,
+    /// Who released it last.
+    pub released_by: Option<String>,
+    /// Held with an unexpired lease.
+    pub is_locked: bool,
+}
+
+/// A successful acquisition.
+#[derive(Debug, Clone, Copy)]
+pub struct Acquired {
+    /// The new fencing token.
+    pub token: i64,
+    /// The run whose expired lease was taken over, if any: it must be cancelled.
+    pub previous_run: Option<Uuid>,
+}
+
+/// Take the lock for `run_id` if it is free or its lease expired.
+pub async fn acquire_platform_lock(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    holder: &str,
+    lease: Duration,
+) -> Result<Acquired, LockError> {
+    let row: Option<(i64, Option<Uuid>)> = sqlx::query_as(
+        "WITH old AS (SELECT run_id FROM migration_platform_lock WHERE id = 1 FOR UPDATE) \
+         UPDATE migration_platform_lock l SET run_id = $1, holder = $2, token = l.token + 1, \
+                locked_at = clock_timestamp(), renewed_at = clock_timestamp(), \
+                expires_at = clock_timestamp() + make_interval(secs => $3) \
+           FROM old WHERE l.id = 1 AND (l.run_id IS NULL OR l.expires_at < clock_timestamp()) \
+         RETURNING l.token, old.run_id",
+    )
+    .bind(run_id)
+    .bind(holder)
+    .bind(lease.as_secs_f64())
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some((token, previous_run)) = row {
+        return Ok(Acquired { token, previous_run });
+    }
+    let status = lock_status(conn).await?;
+    Err(LockError::Held {
+        run_id: status.run_id.unwrap_or_default(),
+        holder: status.holder.unwrap_or_default(),
+        expires_at: status.expires_at.unwrap_or_default(),
+    })
+}
+
+/// The lock row.
+pub async fn lock_status(conn: &mut PgConnection) -> Result<LockStatus, ControlError> {
+    Ok(sqlx::query_as(
+        "SELECT run_id, holder, token, locked_at, renewed_at, expires_at, released_at, released_by, \
+                (run_id IS NOT NULL AND expires_at > clock_timestamp()) AS is_locked \
+           FROM migration_platform_lock WHERE id = 1",
+    )
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Inside an item transaction: renew the lease if it is getting old, then make sure the run
+/// still holds the token. The shared row lock makes a concurrent takeover wait for this commit.
+pub async fn check_fence(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    token: i64,
+    lease: Duration,
+) -> Result<(), ControlError> {
+    sqlx::query(
+        "UPDATE migration_platform_lock SET renewed_at = clock_timestamp(), \
+                expires_at = clock_timestamp() + make_interval(secs => $3) \
+          WHERE id = 1 AND run_id = $1 AND token = $2 AND renewed_at < clock_timestamp() - make_interval(secs => $3 / 4)",
+    )
+    .bind(run_id)
+    .bind(token)
+    .bind(lease.as_secs_f64())
+    .execute(&mut *conn)
+    .await?;
+    let holds: bool = sqlx::query_scalar(
+        "SELECT run_id IS NOT DISTINCT FROM $1 AND token = $2 FROM migration_platform_lock WHERE id = 1 FOR SHARE",
+    )
+    .bind(run_id)
+    .bind(token)
+    .fetch_one(conn)
+    .await?;
+    if holds { Ok(()) } else { Err(ControlError::Fenced { run_id, token }) }
+}
+
+/// Release the lock if `run_id` holds it with `token`. Returns whether it did.
+pub async fn release(conn: &mut PgConnection, run_id: Uuid, token: i64, by: &str) -> Result<bool, ControlError> {
+    let done = sqlx::query(
+        "UPDATE migration_platform_lock SET run_id = NULL, holder = NULL, expires_at = NULL, \
+                released_at = clock_timestamp(), released_by = $3 WHERE id = 1 AND run_id = $1 AND token = $2",
+    )
+    .bind(run_id)
+    .bind(token)
+    .bind(by)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Clear the lock whatever holds it, recording who did it. Returns the run that held it.
+pub async fn force_release(conn: &mut PgConnection, by: &str) -> Result<Option<Uuid>, ControlError> {
+    let previous: Option<Option<Uuid>> = sqlx::query_scalar(
+        "WITH old AS (SELECT run_id FROM migration_platform_lock WHERE id = 1 FOR UPDATE) \
+         UPDATE migration_platform_lock l SET run_id = NULL, holder = NULL, expires_at = NULL, \
+                released_at = clock_timestamp(), released_by = $1 FROM old WHERE l.id = 1 RETURNING old.run_id",
+    )
+    .bind(by)
+    .fetch_optional(conn)
+    .await?;
+    Ok(previous.flatten())
+}
+
+/// Renew the lease of `run_id` (the producer while enqueuing a large run, and at its commit).
+pub async fn renew(conn: &mut PgConnection, run_id: Uuid, token: i64, lease: Duration) -> Result<bool, ControlError> {
+    let done = sqlx::query(
+        "UPDATE migration_platform_lock SET renewed_at = clock_timestamp(), \
+                expires_at = clock_timestamp() + make_interval(secs => $3) WHERE id = 1 AND run_id = $1 AND token = $2",
+    )
+    .bind(run_id)
+    .bind(token)
+    .bind(lease.as_secs_f64())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,17 @@
+//! Vocabulary shared by every ontofleet crate: the versioned job payload, run and item states,
+//! error categories, the retry policy and the pure [`decide`] function, and work modes.
+//!
+//! This crate does no IO and never depends on sqlx, tokio or apalis, so every decision it makes
+//! can be unit-tested without a database.
+
+pub mod category;
+pub mod job;
+pub mod policy;
+pub mod state;
+pub mod work_mode;
+
+pub use category::ErrorCategory;
+pub use job::ProjectJob;
+pub use policy::{CategoryPolicy, Decision, RetryPolicies, decide};
+pub use state::{ItemStatus, RunScope, RunStatus};
+pub use work_mode::WorkMode;

@@ -1,0 +1,143 @@
+//! Run and item states as stored in `migration_runs.status` and `migration_run_items.status`.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// The string did not name a known state.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown {kind} `{value}`")]
+pub struct UnknownState {
+    /// Which enum was being parsed.
+    pub kind: &'static str,
+    /// The rejected value.
+    pub value: String,
+}
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident, $kind:literal { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$(Self::$variant),+];
+
+            /// The database spelling.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownState;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok(Self::$variant),)+
+                    other => Err(UnknownState { kind: $kind, value: other.to_owned() }),
+                }
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// Lifecycle of a run (`migration_runs.status`).
+    RunStatus, "run status" {
+        /// Created, not yet enqueued.
+        Pending => "pending",
+        /// Jobs enqueued; items are being processed.
+        Running => "running",
+        /// Cancel requested: queued jobs killed, running ones finishing.
+        Cancelling => "cancelling",
+        /// Every item succeeded.
+        Completed => "completed",
+        /// Every item is terminal and at least one is partial, failed or skipped.
+        CompletedWithErrors => "completed_with_errors",
+        /// Cancelled by an operator or by a newer platform run.
+        Cancelled => "cancelled",
+    }
+);
+
+impl RunStatus {
+    /// No further item transitions are expected.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::CompletedWithErrors | Self::Cancelled)
+    }
+}
+
+string_enum!(
+    /// Lifecycle of one project inside a run (`migration_run_items.status`).
+    ItemStatus, "item status" {
+        /// Job enqueued, not started.
+        Queued => "queued",
+        /// An attempt is executing.
+        Running => "running",
+        /// The last attempt failed and another one is scheduled.
+        Retrying => "retrying",
+        /// Migrated without entity errors.
+        Succeeded => "succeeded",
+        /// Migrated, but some entities failed or were skipped (see `migration_log`).
+        Partial => "partial",
+        /// Gave up; waits for an operator.
+        Failed => "failed",
+        /// Never retried automatically (fatal).
+        Skipped => "skipped",
+        /// Killed by cancel.
+        Cancelled => "cancelled",
+    }
+);
+
+impl ItemStatus {
+    /// The item needs no more work unless an operator intervenes.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            Self::Succeeded | Self::Partial | Self::Failed | Self::Skipped | Self::Cancelled
+        )
+    }
+}
+
+string_enum!(
+    /// What a run covers (`migration_runs.scope`).
+    RunScope, "run scope" {
+        /// Every user's projects; takes the platform lock.
+        Platform => "platform",
+        /// One user's projects.
+        User => "user",
+        /// An explicit list of projects.
+        Projects => "projects",
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spellings_round_trip() {
+        for s in RunStatus::ALL {
+            assert_eq!(s.as_str().parse::<RunStatus>().unwrap(), *s);
+        }
+        for s in ItemStatus::ALL {
+            assert_eq!(s.as_str().parse::<ItemStatus>().unwrap(), *s);
+        }
+        for s in RunScope::ALL {
+            assert_eq!(s.as_str().parse::<RunScope>().unwrap(), *s);
+        }
+        assert!("done".parse::<ItemStatus>().is_err());
+    }
+
+    #[test]
+    fn terminal_states() {
+        let terminal: Vec<_> = ItemStatus::ALL.iter().filter(|s| s.is_terminal()).collect();
+        assert_eq!(terminal.len(), 5);
+        assert!(!ItemStatus::Retrying.is_terminal());
+        assert!(RunStatus::CompletedWithErrors.is_terminal());
+        assert!(!RunStatus::Cancelling.is_terminal());
+    }
+}

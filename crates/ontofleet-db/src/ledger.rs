@@ -1,0 +1,312 @@
+//! Repositories of the run ledger: runs, their items, and per-execution attempts.
+//! Functions take any executor so callers decide the transaction boundaries.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{FromRow, PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::DbError;
+
+/// A row of `migration_runs`.
+#[derive(Debug, Clone, FromRow)]
+pub struct RunRow {
+    /// Run id.
+    pub id: Uuid,
+    /// `platform`, `user` or `projects`.
+    pub scope: String,
+    /// See `ontofleet_core::RunStatus`.
+    pub status: String,
+    /// Preview only: no ontology, mapping or log writes.
+    pub dry_run: bool,
+    /// Run options (`include_archived`, `include_completed_tasks`, `resync`, selection).
+    pub options: Value,
+    /// "Now" of the run; all time-dependent mappings use it.
+    pub reference_time: DateTime<Utc>,
+    /// Who started it.
+    pub initiated_by: String,
+    /// Fencing token held by a platform run.
+    pub lock_token: Option<i64>,
+    /// Number of items.
+    pub total_items: i32,
+    /// Items that succeeded.
+    pub succeeded_items: i32,
+    /// Items that finished with entity errors.
+    pub partial_items: i32,
+    /// Items that failed.
+    pub failed_items: i32,
+    /// Items skipped as fatal.
+    pub skipped_items: i32,
+    /// Items cancelled.
+    pub cancelled_items: i32,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// When jobs were enqueued.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When the run became terminal.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Final summary.
+    pub summary: Value,
+}
+
+impl RunRow {
+    /// Items in a terminal state.
+    pub fn done_items(&self) -> i32 {
+        self.succeeded_items
+            + self.partial_items
+            + self.failed_items
+            + self.skipped_items
+            + self.cancelled_items
+    }
+}
+
+const RUN_COLUMNS: &str = "id, scope, status, dry_run, options, reference_time, initiated_by, lock_token, \
+    total_items, succeeded_items, partial_items, failed_items, skipped_items, cancelled_items, created_at, \
+    started_at, finished_at, summary";
+
+/// Fetch one run.
+pub async fn get_run(conn: &mut PgConnection, id: Uuid) -> Result<Option<RunRow>, DbError> {
+    let sql = format!("SELECT {RUN_COLUMNS} FROM migration_runs WHERE id = $1");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?)
+}
+
+/// Fetch one run from the pool.
+pub async fn get_run_pool(pool: &PgPool, id: Uuid) -> Result<Option<RunRow>, DbError> {
+    let mut conn = pool.acquire().await?;
+    get_run(&mut conn, id).await
+}
+
+/// The newest runs first.
+pub async fn list_runs(pool: &PgPool, limit: i64) -> Result<Vec<RunRow>, DbError> {
+    let sql = format!("SELECT {RUN_COLUMNS} FROM migration_runs ORDER BY created_at DESC, id LIMIT $1");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(pool).await?)
+}
+
+/// Parameters of a new run.
+#[derive(Debug, Clone)]
+pub struct NewRun<'a> {
+    /// Run id (chosen by the producer).
+    pub id: Uuid,
+    /// Scope spelling.
+    pub scope: &'a str,
+    /// Dry run.
+    pub dry_run: bool,
+    /// Options as JSON.
+    pub options: Value,
+    /// Who started it.
+    pub initiated_by: &'a str,
+}
+
+/// Insert a `pending` run; `reference_time` is the database's `now()` so that every pod agrees.
+pub async fn insert_run(conn: &mut PgConnection, run: &NewRun<'_>) -> Result<RunRow, DbError> {
+    let sql = format!(
+        "INSERT INTO migration_runs (id, scope, status, dry_run, options, reference_time, initiated_by) \
+         VALUES ($1, $2, 'pending', $3, $4, date_trunc('milliseconds', now()), $5) RETURNING {RUN_COLUMNS}"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(run.id)
+        .bind(run.scope)
+        .bind(run.dry_run)
+        .bind(&run.options)
+        .bind(run.initiated_by)
+        .fetch_one(conn)
+        .await?)
+}
+
+/// Insert `queued` items in one statement.
+pub async fn insert_items(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    project_ids: &[Uuid],
+    job_ids: &[String],
+) -> Result<u64, DbError> {
+    let done = sqlx::query(
+        "INSERT INTO migration_run_items (run_id, project_id, job_id, status) \
+         SELECT $1, p, j, 'queued' FROM unnest($2::uuid[], $3::text[]) AS u(p, j)",
+    )
+    .bind(run_id)
+    .bind(project_ids)
+    .bind(job_ids)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// A row of `migration_run_items`.
+#[derive(Debug, Clone, FromRow)]
+pub struct ItemRow {
+    /// Run id.
+    pub run_id: Uuid,
+    /// Legacy project id.
+    pub project_id: Uuid,
+    /// Queue job id.
+    pub job_id: Option<String>,
+    /// See `ontofleet_core::ItemStatus`.
+    pub status: String,
+    /// Executions started so far.
+    pub attempts: i32,
+    /// Whether the next attempt runs in fallback mode.
+    pub fallback_next: bool,
+    /// Category of the last failure.
+    pub error_category: Option<String>,
+    /// Message of the last failure.
+    pub last_error: Option<String>,
+    /// Entity counts by action.
+    pub counts: Option<Value>,
+    /// Dry-run preview.
+    pub preview: Option<Value>,
+    /// Worker of the last attempt.
+    pub worker: Option<String>,
+    /// First start.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Became terminal.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Items of a run, optionally filtered by status.
+pub async fn list_items(
+    pool: &PgPool,
+    run_id: Uuid,
+    status: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ItemRow>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT run_id, project_id, job_id, status, attempts, fallback_next, error_category, last_error, counts, \
+         preview, worker, started_at, finished_at, updated_at FROM migration_run_items \
+         WHERE run_id = $1 AND ($2::text IS NULL OR status = $2) ORDER BY project_id LIMIT $3",
+    )
+    .bind(run_id)
+    .bind(status)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Start of an attempt: the item becomes `running` unless it is already terminal.
+/// Returns `(attempt number, fallback mode)` or `None` when there is nothing to do.
+pub async fn begin_attempt(
+    pool: &PgPool,
+    run_id: Uuid,
+    project_id: Uuid,
+    worker: &str,
+) -> Result<Option<(i32, bool)>, DbError> {
+    Ok(sqlx::query_as(
+        "UPDATE migration_run_items SET status = 'running', attempts = attempts + 1, worker = $3, \
+         started_at = coalesce(started_at, now()), updated_at = now() \
+         WHERE run_id = $1 AND project_id = $2 \
+           AND status IN ('queued', 'running', 'retrying') \
+         RETURNING attempts, fallback_next",
+    )
+    .bind(run_id)
+    .bind(project_id)
+    .bind(worker)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// One execution of a job, for `migration_attempts`.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord<'a> {
+    /// Run id.
+    pub run_id: Uuid,
+    /// Legacy project id.
+    pub project_id: Uuid,
+    /// Queue job id.
+    pub job_id: &'a str,
+    /// 1-based attempt number.
+    pub attempt: i32,
+    /// Worker name.
+    pub worker: &'a str,
+    /// Start time.
+    pub started_at: DateTime<Utc>,
+    /// `succeeded`, `partial`, `retry`, `failed`, `skipped`, `cancelled`, `noop`.
+    pub outcome: &'a str,
+    /// Category of a failure.
+    pub error_category: Option<&'a str>,
+    /// Message of a failure.
+    pub error_message: Option<&'a str>,
+    /// Ran in fallback mode.
+    pub fallback: bool,
+    /// Duration in milliseconds.
+    pub duration_ms: i64,
+}
+
+/// Record one execution.
+pub async fn insert_attempt(conn: &mut PgConnection, a: &AttemptRecord<'_>) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO migration_attempts (run_id, project_id, job_id, attempt, worker, started_at, finished_at, \
+         outcome, error_category, error_message, fallback, duration_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8, $9, $10, $11)",
+    )
+    .bind(a.run_id)
+    .bind(a.project_id)
+    .bind(a.job_id)
+    .bind(a.attempt)
+    .bind(a.worker)
+    .bind(a.started_at)
+    .bind(a.outcome)
+    .bind(a.error_category)
+    .bind(a.error_message)
+    .bind(a.fallback)
+    .bind(a.duration_ms)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Item counts of a run grouped by status and error category.
+pub async fn item_breakdown(
+    pool: &PgPool,
+    run_id: Uuid,
+) -> Result<Vec<(String, Option<String>, i64)>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT status, error_category, count(*) FROM migration_run_items WHERE run_id = $1 \
+         GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .bind(run_id)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The most frequent item errors of a run: `(category, message, items)`.
+pub async fn top_errors(pool: &PgPool, run_id: Uuid, limit: i64) -> Result<Vec<(Option<String>, String, i64)>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT error_category, last_error, count(*) FROM migration_run_items \
+          WHERE run_id = $1 AND last_error IS NOT NULL GROUP BY 1, 2 ORDER BY 3 DESC, 2 LIMIT $2",
+    )
+    .bind(run_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Entity-level problems logged by a run: `(entity_type, status, category, rows)`.
+pub async fn entity_problems(pool: &PgPool, run_id: Uuid) -> Result<Vec<(String, String, Option<String>, i64)>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT entity_type, status, error_category, count(*) FROM migration_log \
+          WHERE run_id = $1 AND status IN ('failed', 'skipped') GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+    )
+    .bind(run_id)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Entity counts of a run summed over its items: `{entity: {action: n}}`.
+pub async fn entity_totals(pool: &PgPool, run_id: Uuid) -> Result<Value, DbError> {
+    Ok(sqlx::query_scalar(
+        "SELECT coalesce(jsonb_object_agg(entity, actions), '{}'::jsonb) FROM ( \
+             SELECT entity, jsonb_object_agg(action, total) AS actions FROM ( \
+                 SELECT e.key AS entity, a.key AS action, sum((a.value)::numeric) AS total \
+                   FROM migration_run_items i \
+                  CROSS JOIN LATERAL jsonb_each(i.counts) e \
+                  CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value \
+                                                     ELSE '{}'::jsonb END) a \
+                  WHERE i.run_id = $1 AND jsonb_typeof(i.counts) = 'object' AND jsonb_typeof(a.value) = 'number' \
+                  GROUP BY 1, 2) s GROUP BY entity) t",
+    )
+    .bind(run_id)
+    .fetch_one(pool)
+    .await?)
+}

@@ -1,0 +1,17 @@
+//! PostgreSQL access for ontofleet: the pool built from settings, the migration runner for the
+//! app and queue schemas, the mapping of `sqlx::Error` to an [`ErrorCategory`], and the
+//! repositories of the run ledger (`migration_runs`, `migration_run_items`, `migration_attempts`).
+//!
+//! [`ErrorCategory`]: ontofleet_core::ErrorCategory
+
+pub mod error;
+pub mod ledger;
+pub mod migrate;
+pub mod pool;
+
+pub use error::{DbError, category_of};
+pub use migrate::{MIGRATOR, MigrationState, migrate_all, migration_status, refresh_stats_if_present, reset_app_data};
+pub use pool::{DbSettings, connect};
+
+/// Re-exported so that dependants share one sqlx version without naming it themselves.
+pub use sqlx;

@@ -1,0 +1,75 @@
+//! Building the connection pool from typed settings.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::DbError;
+
+/// Database settings (`[database]` in `ontofleet.toml`, `ONTOFLEET__DATABASE__*`).
+#[derive(Clone, Deserialize)]
+pub struct DbSettings {
+    /// Connection URL. Never logged: see the `Debug` impl.
+    pub url: String,
+    /// Upper bound of pooled connections per process.
+    pub max_connections: u32,
+    /// How long a caller waits for a pooled connection before it gets a (recoverable) error.
+    pub acquire_timeout_secs: u64,
+    /// Application name shown in `pg_stat_activity`, so operators can tell pods apart.
+    pub application_name: String,
+}
+
+impl std::fmt::Debug for DbSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbSettings")
+            .field("url", &redact(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout_secs", &self.acquire_timeout_secs)
+            .field("application_name", &self.application_name)
+            .finish()
+    }
+}
+
+/// The URL with any password replaced, for logs and error messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &creds[..colon], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Open a pool and check that the database answers.
+pub async fn connect(settings: &DbSettings) -> Result<PgPool, DbError> {
+    let options: PgConnectOptions = settings
+        .url
+        .parse()
+        .map_err(|e: sqlx::Error| DbError::BadUrl(format!("{}: {e}", redact(&settings.url))))?;
+    let options = options.application_name(&settings.application_name);
+    let pool = PgPoolOptions::new()
+        .max_connections(settings.max_connections.max(1))
+        .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs.max(1)))
+        .connect_with(options)
+        .await
+        .map_err(|e| DbError::Unreachable { url: redact(&settings.url), source: e })?;
+    Ok(pool)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("postgres:///db"), "postgres:///db");
+    }
+}

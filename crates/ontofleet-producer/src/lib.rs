@@ -1,0 +1,244 @@
+//! Plans a run: selects the legacy projects of the requested scope, then creates the run, its
+//! items and one queue job per project in one transaction (bulk inserts), taking the platform
+//! lock for platform-wide runs. A run with zero projects completes at once.
+
+use std::time::Duration;
+
+use ontofleet_core::{ProjectJob, RetryPolicies, RunScope};
+use ontofleet_db::ledger::{self, NewRun};
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// Which projects a run covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// Every project.
+    All,
+    /// One user's projects.
+    User(Uuid),
+    /// An explicit list.
+    Projects(Vec<Uuid>),
+}
+
+impl Selection {
+    fn scope(&self) -> RunScope {
+        match self {
+            Self::All => RunScope::Platform,
+            Self::User(_) => RunScope::User,
+            Self::Projects(_) => RunScope::Projects,
+        }
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        match self {
+            Self::All => json!({"all": true}),
+            Self::User(u) => json!({"user": u}),
+            Self::Projects(p) => {
+                let mut ids = p.clone();
+                ids.sort();
+                ids.dedup();
+                json!({"projects": ids})
+            }
+        }
+    }
+}
+
+/// A request to start a run.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// Scope.
+    pub selection: Selection,
+    /// Include archived projects.
+    pub include_archived: bool,
+    /// Include `done` tasks.
+    pub include_completed_tasks: bool,
+    /// Include already-migrated projects; the ledger decides per entity.
+    pub resync: bool,
+    /// Preview through the queue; no ontology, mapping or log writes.
+    pub dry_run: bool,
+    /// Start a scoped run even while a platform run holds the lock.
+    pub force: bool,
+    /// Who asked (recorded on the run).
+    pub initiated_by: String,
+}
+
+/// Producer settings.
+#[derive(Debug, Clone, Copy)]
+pub struct ProducerSettings {
+    /// Lease of the platform lock.
+    pub lease: Duration,
+    /// Retry policy; the queue row's `max_attempts` must cover it.
+    pub policies: RetryPolicies,
+}
+
+/// A started run.
+#[derive(Debug, Clone)]
+pub struct StartedRun {
+    /// Run id.
+    pub run_id: Uuid,
+    /// Items enqueued.
+    pub total_items: usize,
+    /// Status after the producer's transaction.
+    pub status: String,
+    /// A run whose expired lease was taken over (now cancelled).
+    pub superseded: Option<Uuid>,
+}
+
+/// Why a run was not started.
+#[derive(Debug, thiserror::Error)]
+pub enum ProducerError {
+    /// The platform lock is held.
+    #[error(transparent)]
+    LockHeld(ontofleet_control::LockError),
+    /// An equivalent run is already active.
+    #[error("run {0} with the same scope is still active; watch it with `ontofleet run watch {0}` or cancel it first")]
+    AlreadyActive(Uuid),
+    /// A referenced user or project does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// Database failure.
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    /// Ledger failure.
+    #[error(transparent)]
+    Db(#[from] ontofleet_db::DbError),
+    /// Queue failure.
+    #[error(transparent)]
+    Queue(#[from] ontofleet_queue::QueueError),
+    /// Control failure.
+    #[error(transparent)]
+    Control(#[from] ontofleet_control::ControlError),
+}
+
+/// Extra queue attempts beyond the policy, absorbing the +1 that apalis adds on each orphan or
+/// shutdown requeue; the policy, not the queue, decides when to give up.
+const QUEUE_ATTEMPT_HEADROOM: u32 = 16;
+
+/// Start a run: everything in one transaction, so a crash leaves either the whole run or nothing.
+pub async fn start_run(pool: &PgPool, req: &RunRequest, settings: &ProducerSettings) -> Result<StartedRun, ProducerError> {
+    let scope = req.selection.scope();
+    let selection = req.selection.to_json();
+    let mut tx = pool.begin().await?;
+
+    if !req.dry_run {
+        let active: Option<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM migration_runs WHERE status IN ('pending', 'running', 'cancelling') AND NOT dry_run \
+               AND scope = $1 AND options -> 'selection' = $2 LIMIT 1",
+        )
+        .bind(scope.as_str())
+        .bind(&selection)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(id) = active {
+            return Err(ProducerError::AlreadyActive(id));
+        }
+    }
+    match &req.selection {
+        Selection::User(u) => {
+            let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)").bind(u).fetch_one(&mut *tx).await?;
+            if !exists {
+                return Err(ProducerError::NotFound(format!("user {u} does not exist in the legacy users table")));
+            }
+        }
+        Selection::Projects(ids) => {
+            let missing: Vec<Uuid> = sqlx::query_scalar(
+                "SELECT i FROM unnest($1::uuid[]) AS i WHERE NOT EXISTS (SELECT 1 FROM projects p WHERE p.id = i)",
+            )
+            .bind(ids)
+            .fetch_all(&mut *tx)
+            .await?;
+            if let Some(first) = missing.first() {
+                return Err(ProducerError::NotFound(format!(
+                    "project {first} does not exist in the legacy projects table ({} unknown id(s))",
+                    missing.len()
+                )));
+            }
+        }
+        Selection::All => {}
+    }
+
+    let run_id = Uuid::new_v4();
+    let options = json!({
+        "selection": selection,
+        "include_archived": req.include_archived,
+        "include_completed_tasks": req.include_completed_tasks,
+        "resync": req.resync,
+        "force": req.force,
+    });
+    ledger::insert_run(&mut tx, &NewRun { id: run_id, scope: scope.as_str(), dry_run: req.dry_run, options, initiated_by: &req.initiated_by })
+        .await?;
+
+    let mut superseded = None;
+    let mut token = None;
+    if scope == RunScope::Platform && !req.dry_run {
+        let holder = format!("{} (run {run_id})", req.initiated_by);
+        let acquired = ontofleet_control::acquire_platform_lock(&mut tx, run_id, &holder, settings.lease)
+            .await
+            .map_err(|e| match e {
+                ontofleet_control::LockError::Control(c) => ProducerError::Control(c),
+                held => ProducerError::LockHeld(held),
+            })?;
+        token = Some(acquired.token);
+        if let Some(old) = acquired.previous_run.filter(|old| *old != run_id) {
+            ontofleet_queue::kill_jobs_of_run(&mut tx, old).await?;
+            ontofleet_control::cancel_run(&mut tx, old).await?;
+            tracing::warn!(%old, new = %run_id, "took over an expired platform lock; the old run is cancelled");
+            superseded = Some(old);
+        }
+        sqlx::query("UPDATE migration_runs SET lock_token = $2 WHERE id = $1").bind(run_id).bind(token).execute(&mut *tx).await?;
+    } else if !req.dry_run && !req.force {
+        let status = ontofleet_control::lock_status(&mut tx).await?;
+        if status.is_locked {
+            return Err(ProducerError::LockHeld(ontofleet_control::LockError::Held {
+                run_id: status.run_id.unwrap_or_default(),
+                holder: status.holder.unwrap_or_default(),
+                expires_at: status.expires_at.unwrap_or_default(),
+            }));
+        }
+    }
+
+    let (user, projects) = match &req.selection {
+        Selection::All => (None, None),
+        Selection::User(u) => (Some(*u), None),
+        Selection::Projects(p) => (None, Some(p.clone())),
+    };
+    let project_ids: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT p.id FROM projects p \
+          WHERE ($1::uuid IS NULL OR p.user_id = $1) \
+            AND ($2::uuid[] IS NULL OR p.id = ANY($2)) \
+            AND ($3 OR p.status <> 'archived') \
+            AND ($4 OR NOT EXISTS (SELECT 1 FROM legacy_entity_mappings m \
+                                    WHERE m.legacy_table = 'projects' AND m.legacy_id = p.id)) \
+          ORDER BY p.id",
+    )
+    .bind(user)
+    .bind(projects)
+    .bind(req.include_archived)
+    .bind(req.resync)
+    .fetch_all(&mut *tx)
+    .await?;
+
+    let jobs: Vec<ProjectJob> = project_ids.iter().map(|p| ProjectJob::new(run_id, *p)).collect();
+    let max_attempts = settings.policies.max_attempts() + QUEUE_ATTEMPT_HEADROOM;
+    let job_ids = ontofleet_queue::enqueue_projects(&mut tx, &jobs, max_attempts).await?;
+    ledger::insert_items(&mut tx, run_id, &project_ids, &job_ids).await?;
+    let status: String = sqlx::query_scalar(
+        "UPDATE migration_runs SET status = 'running', started_at = now(), total_items = $2 WHERE id = $1 RETURNING status",
+    )
+    .bind(run_id)
+    .bind(project_ids.len() as i32)
+    .fetch_one(&mut *tx)
+    .await?;
+    let status = match ontofleet_control::finish_run_if_done(&mut tx, run_id).await? {
+        Some(done) => done.as_str().to_owned(),
+        None => status,
+    };
+    if let (Some(token), "running") = (token, status.as_str()) {
+        // Enqueueing a large run can outlast the lease it started with.
+        ontofleet_control::renew(&mut tx, run_id, token, settings.lease).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(%run_id, scope = scope.as_str(), items = project_ids.len(), dry_run = req.dry_run, "run started");
+    Ok(StartedRun { run_id, total_items: project_ids.len(), status, superseded })
+}

@@ -1,0 +1,1 @@
+//! ontofleet-testkit

@@ -1,0 +1,334 @@
+//! The worker process: an apalis monitor (through `ontofleet-queue`) whose handler runs the
+//! pipeline for one project in one transaction, records every attempt, and turns failures into
+//! decisions with `ontofleet_core::decide` — persisted backoff, one fallback attempt, or skip.
+//! Workers hold no state between jobs beyond the template cache and the classifier.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures::FutureExt;
+use ontofleet_control::{ControlError, ItemResult, RunFence};
+use ontofleet_core::{Decision, ErrorCategory, ItemStatus, ProjectJob, RetryPolicies, RunStatus, decide};
+use ontofleet_db::ledger::{self, AttemptRecord, RunRow};
+use ontofleet_pipeline::{Pipeline, PipelineError, RunContext};
+use ontofleet_queue::{JobContext, JobHandler, JobOutcome, WorkerSettings};
+use sqlx::PgPool;
+use tracing::Instrument;
+use uuid::Uuid;
+
+/// Behaviour of the handler.
+#[derive(Debug, Clone, Copy)]
+pub struct HandlerSettings {
+    /// Retry policy per category.
+    pub policies: RetryPolicies,
+    /// Longest a single attempt may take before it is abandoned as `recoverable`.
+    pub job_timeout: Duration,
+    /// Platform-lock lease renewed by item commits.
+    pub lease: Duration,
+}
+
+/// Failures of one attempt, each with a category.
+#[derive(Debug, thiserror::Error)]
+enum AttemptError {
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error(transparent)]
+    Control(#[from] ControlError),
+    #[error(transparent)]
+    Db(#[from] ontofleet_db::DbError),
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+}
+
+impl AttemptError {
+    fn category(&self) -> ErrorCategory {
+        match self {
+            Self::Pipeline(e) => e.category(),
+            Self::Control(e) => e.category(),
+            Self::Db(e) => e.category(),
+            Self::Sqlx(e) => ontofleet_db::category_of(e),
+        }
+    }
+}
+
+/// What a successful attempt did.
+enum Done {
+    Committed { status: ItemStatus, completed_run: Option<RunStatus> },
+    AlreadyTerminal,
+}
+
+/// The job handler: pipeline + outcome recording + decide.
+pub struct ProjectHandler {
+    pool: PgPool,
+    pipeline: Pipeline,
+    settings: HandlerSettings,
+}
+
+impl ProjectHandler {
+    /// A handler over a loaded pipeline.
+    pub fn new(pool: PgPool, pipeline: Pipeline, settings: HandlerSettings) -> Self {
+        Self { pool, pipeline, settings }
+    }
+
+    fn fence(&self, run: &RunRow) -> RunFence {
+        RunFence { run_id: run.id, lock_token: run.lock_token, lease: self.settings.lease }
+    }
+
+    async fn attempt(&self, run: &RunRow, project_id: Uuid, fallback: bool, record: &AttemptRecord<'_>) -> Result<Done, AttemptError> {
+        let mut tx = self.pool.begin().await?;
+        ontofleet_pipeline::lock_project(&mut tx, project_id).await?;
+        // Under the project lock: a duplicate execution finds the item terminal and stops here.
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM migration_run_items WHERE run_id = $1 AND project_id = $2 FOR UPDATE")
+                .bind(run.id)
+                .bind(project_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if status.is_none_or(|s| s.parse::<ItemStatus>().is_ok_and(ItemStatus::is_terminal)) {
+            return Ok(Done::AlreadyTerminal);
+        }
+        let ctx = RunContext {
+            run_id: run.id,
+            reference_time: run.reference_time,
+            include_completed_tasks: run.options["include_completed_tasks"].as_bool().unwrap_or(false),
+            fallback,
+            dry_run: run.dry_run,
+        };
+        let outcome = ontofleet_pipeline::migrate_project(&mut tx, &self.pipeline, &ctx, project_id).await?;
+        let status = if outcome.partial { ItemStatus::Partial } else { ItemStatus::Succeeded };
+        let result = ItemResult {
+            status,
+            counts: Some(&outcome.counts),
+            preview: outcome.preview.as_ref(),
+            category: None,
+            error: None,
+        };
+        let completed_run = ontofleet_control::complete_item(&mut tx, self.fence(run), project_id, &result).await?;
+        ledger::insert_attempt(&mut tx, &AttemptRecord { outcome: status.as_str(), ..record.clone() }).await?;
+        tx.commit().await?;
+        Ok(Done::Committed { status, completed_run })
+    }
+
+    /// Record a failed attempt and what follows it, in one transaction.
+    async fn record_failure(
+        &self,
+        run: &RunRow,
+        job: &ProjectJob,
+        record: &AttemptRecord<'_>,
+        category: ErrorCategory,
+        message: &str,
+        decision: Decision,
+    ) -> Result<Option<RunStatus>, AttemptError> {
+        let mut tx = self.pool.begin().await?;
+        let outcome = match decision {
+            Decision::Retry { .. } => "retry",
+            Decision::Fail => "failed",
+            Decision::Skip => "skipped",
+        };
+        ledger::insert_attempt(
+            &mut tx,
+            &AttemptRecord { outcome, error_category: Some(category.as_str()), error_message: Some(message), ..record.clone() },
+        )
+        .await?;
+        let mut completed = None;
+        match decision {
+            Decision::Retry { fallback, .. } => {
+                sqlx::query(
+                    "UPDATE migration_run_items SET status = 'retrying', fallback_next = $3, error_category = $4, \
+                            last_error = $5, updated_at = now() \
+                      WHERE run_id = $1 AND project_id = $2 AND status IN ('running', 'queued', 'retrying')",
+                )
+                .bind(run.id)
+                .bind(job.project_id)
+                .bind(fallback)
+                .bind(category.as_str())
+                .bind(message)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Decision::Fail | Decision::Skip => {
+                let status = if decision == Decision::Fail { ItemStatus::Failed } else { ItemStatus::Skipped };
+                if !run.dry_run {
+                    let user_id: Option<Uuid> = sqlx::query_scalar("SELECT user_id FROM projects WHERE id = $1")
+                        .bind(job.project_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    // The log needs a user; a vanished project leaves none to name, and its item row
+                    // carries the category and message instead.
+                    if let Some(user_id) = user_id {
+                        sqlx::query(
+                            "INSERT INTO migration_log (run_id, user_id, entity_type, operation, legacy_table, legacy_id, \
+                                    status, error_category, error_message, metadata) \
+                             VALUES ($1, $2, 'project', 'skip', 'projects', $3, $4, $5, $6, $7)",
+                        )
+                        .bind(run.id)
+                        .bind(user_id)
+                        .bind(job.project_id)
+                        .bind(status.as_str())
+                        .bind(category.as_str())
+                        .bind(message)
+                        .bind(serde_json::json!({"attempt": record.attempt, "job_id": record.job_id}))
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                let result = ItemResult { status, counts: None, preview: None, category: Some(category), error: Some(message) };
+                completed = ontofleet_control::complete_item(&mut tx, self.fence(run), job.project_id, &result).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(completed)
+    }
+
+    async fn cancel_item(&self, run: &RunRow, project_id: Uuid) -> Result<Option<RunStatus>, AttemptError> {
+        let mut tx = self.pool.begin().await?;
+        let result = ItemResult { status: ItemStatus::Cancelled, counts: None, preview: None, category: None, error: None };
+        let fence = RunFence { lock_token: None, ..self.fence(run) };
+        let done = ontofleet_control::complete_item(&mut tx, fence, project_id, &result).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn after_completion(&self, run_id: Uuid, status: RunStatus) {
+        tracing::info!(%run_id, %status, "this commit completed the run; refreshing stats");
+        if let Err(e) = ontofleet_control::refresh_stats(&self.pool).await {
+            tracing::warn!(%run_id, error = %e, "stats refresh failed; run `ontofleet stats --refresh`");
+        }
+    }
+
+    #[tracing::instrument(name = "job", skip_all, fields(run_id = %job.run_id, project_id = %job.project_id, job_id = %ctx.job_id, attempt))]
+    async fn run_job(&self, job: ProjectJob, ctx: JobContext) -> JobOutcome {
+        let run = match ledger::get_run_pool(&self.pool, job.run_id).await {
+            Ok(Some(run)) => run,
+            Ok(None) => return JobOutcome::Abort(format!("run {} does not exist", job.run_id)),
+            Err(e) => return self.infrastructure_retry(&ctx, &e.to_string()),
+        };
+        if matches!(run.status.as_str(), "cancelling" | "cancelled") {
+            return match self.cancel_item(&run, job.project_id).await {
+                Ok(Some(status)) => {
+                    self.after_completion(run.id, status).await;
+                    JobOutcome::Abort("run cancelled".to_owned())
+                }
+                Ok(None) => JobOutcome::Abort("run cancelled".to_owned()),
+                Err(e) => self.infrastructure_retry(&ctx, &e.to_string()),
+            };
+        }
+        let (attempt, fallback) = match ledger::begin_attempt(&self.pool, run.id, job.project_id, &ctx.worker).await {
+            Ok(Some(a)) => a,
+            Ok(None) => return JobOutcome::Done, // already terminal: a duplicate delivery
+            Err(e) => return self.infrastructure_retry(&ctx, &e.to_string()),
+        };
+        tracing::Span::current().record("attempt", attempt);
+        let started_at = Utc::now();
+        let t0 = Instant::now();
+        let mut record = AttemptRecord {
+            run_id: run.id,
+            project_id: job.project_id,
+            job_id: &ctx.job_id,
+            attempt,
+            worker: &ctx.worker,
+            started_at,
+            outcome: "",
+            error_category: None,
+            error_message: None,
+            fallback,
+            duration_ms: 0,
+        };
+        let result = tokio::time::timeout(
+            self.settings.job_timeout,
+            AssertUnwindSafe(self.attempt(&run, job.project_id, fallback, &record)).catch_unwind(),
+        )
+        .await;
+        record.duration_ms = t0.elapsed().as_millis() as i64;
+        let (category, message) = match result {
+            Ok(Ok(Ok(Done::Committed { status, completed_run }))) => {
+                tracing::info!(status = %status, duration_ms = record.duration_ms, fallback, "project migrated");
+                if let Some(done) = completed_run {
+                    self.after_completion(run.id, done).await;
+                }
+                return JobOutcome::Done;
+            }
+            Ok(Ok(Ok(Done::AlreadyTerminal))) => return JobOutcome::Done,
+            Ok(Ok(Err(AttemptError::Control(ControlError::Fenced { .. })))) => {
+                tracing::warn!("run lost the platform lock; nothing written");
+                return JobOutcome::Abort("fenced: run no longer holds the platform lock".to_owned());
+            }
+            Ok(Ok(Err(e))) => (e.category(), e.to_string()),
+            Ok(Err(panic)) => (ErrorCategory::Fatal, format!("panic: {}", panic_message(&panic))),
+            Err(_) => (ErrorCategory::Recoverable, format!("timed out after {}s", self.settings.job_timeout.as_secs())),
+        };
+        let decision = decide(&self.settings.policies, category, attempt as u32, fallback, rand::random_range(-1.0..=1.0));
+        tracing::warn!(category = %category, error = %message, ?decision, "attempt failed");
+        match self.record_failure(&run, &job, &record, category, &message, decision).await {
+            Ok(completed) => {
+                if let Some(done) = completed {
+                    self.after_completion(run.id, done).await;
+                }
+                match decision {
+                    Decision::Retry { delay, .. } => JobOutcome::RetryAfter { delay, reason: message },
+                    Decision::Fail | Decision::Skip => JobOutcome::Abort(message),
+                }
+            }
+            Err(e) => self.infrastructure_retry(&ctx, &format!("{message}; recording the failure also failed: {e}")),
+        }
+    }
+
+    /// The ledger itself is unreachable: retry later with the recoverable policy's base delay.
+    fn infrastructure_retry(&self, ctx: &JobContext, message: &str) -> JobOutcome {
+        let delay = self.settings.policies.recoverable.delay(ctx.queue_attempt as u32, rand::random_range(-1.0..=1.0));
+        tracing::warn!(error = message, delay_secs = delay.as_secs_f64(), "ledger unavailable; job rescheduled");
+        JobOutcome::RetryAfter { delay, reason: message.to_owned() }
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned())
+}
+
+impl JobHandler for ProjectHandler {
+    fn handle(&self, job: Result<ProjectJob, String>, ctx: JobContext) -> Pin<Box<dyn Future<Output = JobOutcome> + Send + '_>> {
+        Box::pin(async move {
+            match job {
+                Ok(job) => self.run_job(job, ctx).await,
+                Err(e) => {
+                    tracing::error!(job_id = %ctx.job_id, error = %e, "undecodable job payload; killed");
+                    JobOutcome::Abort(e)
+                }
+            }
+        }
+        .instrument(tracing::Span::current()))
+    }
+}
+
+/// Run a worker process until `shutdown` resolves.
+pub async fn run(
+    pool: PgPool,
+    worker: WorkerSettings,
+    handler: HandlerSettings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), WorkerError> {
+    let catalog = ontofleet_pipeline::templates::TemplateCatalog::load(&pool).await?;
+    tracing::info!(templates = catalog.len(), "template cache loaded");
+    let handler = Arc::new(ProjectHandler::new(pool.clone(), Pipeline::with_rules(catalog), handler));
+    ontofleet_queue::run_workers(pool, worker, handler, shutdown).await?;
+    Ok(())
+}
+
+/// Errors that stop a worker process.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// Loading the template cache failed.
+    #[error("cannot load templates: {0}")]
+    Templates(#[from] sqlx::Error),
+    /// The queue failed.
+    #[error(transparent)]
+    Queue(#[from] ontofleet_queue::QueueError),
+}

@@ -1,0 +1,1 @@
+//! End-to-end suite package; the tests live in e2e/.
