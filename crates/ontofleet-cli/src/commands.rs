@@ -406,7 +406,11 @@ async fn worker(settings: &Settings, args: &WorkerArgs) -> Result<(), CliError> 
         policies: settings.retry,
         job_timeout: Duration::from_secs(settings.job.timeout_secs),
         lease: Duration::from_secs(settings.lock.lease_secs),
+        fault_delay: Duration::from_millis(settings.faults.delay_ms),
     };
+    if settings.faults.delay_ms > 0 {
+        tracing::warn!(delay_ms = settings.faults.delay_ms, "fault injection enabled: every project transaction is delayed");
+    }
     ontofleet_worker::run(pool, worker, handler, shutdown_signal())
         .await
         .map_err(|e| CliError::runtime(format!("worker stopped: {e}")))?;

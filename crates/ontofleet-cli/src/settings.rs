@@ -20,6 +20,13 @@ pub struct Settings {
     pub job: JobSettings,
     pub lock: LockSettings,
     pub retry: RetryPolicies,
+    pub faults: FaultSettings,
+}
+
+/// Test-only fault injection; off unless configured.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FaultSettings {
+    pub delay_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -114,7 +114,10 @@ impl RulesClassifier {
     /// Classifies a batch synchronously, preserving order.
     pub fn classify_all(&self, tasks: &[TaskText<'_>]) -> Vec<Classification> {
         let mut scratch = rules::Scratch::default();
-        tasks.iter().map(|t| self.classify_with(t, &mut scratch)).collect()
+        tasks
+            .iter()
+            .map(|t| self.classify_with(t, &mut scratch))
+            .collect()
     }
 
     fn classify_with(&self, task: &TaskText<'_>, scratch: &mut rules::Scratch) -> Classification {

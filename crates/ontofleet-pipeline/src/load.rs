@@ -170,6 +170,8 @@ pub struct LegacyProject {
     pub events: Vec<Row<Event>>,
     /// Existing mappings keyed by (legacy table, legacy id).
     pub mappings: HashMap<(String, Uuid), Mapping>,
+    /// Soft-deleted tasks of the project: references to them are excluded, not errors.
+    pub deleted_task_ids: std::collections::HashSet<Uuid>,
 }
 
 /// The owner of a project.
@@ -261,5 +263,11 @@ pub async fn load_project(conn: &mut PgConnection, project_id: Uuid) -> Result<O
     .fetch_all(&mut *conn)
     .await?;
     let mappings = mappings.into_iter().map(|m| ((m.legacy_table.clone(), m.legacy_id), m)).collect();
-    Ok(Some(LegacyProject { project, user, phases, tasks, links, events, mappings }))
+    let deleted_task_ids = sqlx::query_scalar::<_, Uuid>("SELECT id FROM tasks WHERE project_id = $1 AND deleted_at IS NOT NULL")
+        .bind(project_id)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(Some(LegacyProject { project, user, phases, tasks, links, events, mappings, deleted_task_ids }))
 }

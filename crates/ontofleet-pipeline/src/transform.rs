@@ -478,26 +478,40 @@ pub fn build(
         let d = &t.data;
         let onto_id = task_onto[&d.id];
         let mut unresolved = Vec::new();
+        let mut excluded = Vec::new();
+        let mut not_uuid = Vec::new();
+        let mut unresolvable = |kind: &str, target: Uuid| {
+            let reason = ref_reason(target, d.id, &all_task_ids, &cycles);
+            let entry = json!({"kind": kind, "id": target, "reason": reason});
+            // Targets left out by the run's selection (done tasks without
+            // --include-completed-tasks, soft-deleted tasks) are not data errors.
+            if reason == EXCLUDED_COMPLETED || legacy.deleted_task_ids.contains(&target) {
+                let reason = if reason == EXCLUDED_COMPLETED { reason } else { "target task is deleted" };
+                excluded.push(json!({"kind": kind, "id": target, "reason": reason}));
+            } else {
+                unresolved.push(entry);
+            }
+        };
         if let Some(parent) = d.parent_task_id {
             match task_onto.get(&parent) {
                 Some(parent_onto) if parent != d.id => {
                     edges.insert(Edge { src_kind: "task", src_id: *parent_onto, rel: "has_subtask", dst_kind: "task", dst_id: onto_id });
                 }
-                _ => unresolved.push(json!({"kind": "parent", "id": parent, "reason": ref_reason(parent, d.id, &all_task_ids, &cycles)})),
+                _ => unresolvable("parent", parent),
             }
         }
         for dep in d.dependencies.iter().flatten() {
             match dep.parse::<Uuid>() {
-                Ok(dep_id) if dep_id != d.id => match task_onto.get(&dep_id) {
-                    Some(dep_onto) => {
+                Ok(dep_id) => match task_onto.get(&dep_id) {
+                    Some(dep_onto) if dep_id != d.id => {
                         edges.insert(Edge { src_kind: "task", src_id: onto_id, rel: "depends_on", dst_kind: "task", dst_id: *dep_onto });
                     }
-                    None => unresolved.push(json!({"kind": "dependency", "id": dep_id, "reason": ref_reason(dep_id, d.id, &all_task_ids, &cycles)})),
+                    _ => unresolvable("dependency", dep_id),
                 },
-                Ok(dep_id) => unresolved.push(json!({"kind": "dependency", "id": dep_id, "reason": "self reference"})),
-                Err(_) => unresolved.push(json!({"kind": "dependency", "value": dep, "reason": "not a uuid"})),
+                Err(_) => not_uuid.push(json!({"kind": "dependency", "value": dep, "reason": "not a uuid"})),
             }
         }
+        unresolved.extend(not_uuid);
         for r in &unresolved {
             problems.push(Problem {
                 entity_type: "task_ref",
@@ -549,6 +563,7 @@ pub fn build(
                     "parent_task_id": d.parent_task_id, "dependencies": d.dependencies,
                 },
                 "unresolved_refs": (!unresolved.is_empty()).then_some(unresolved),
+                "excluded_refs": (!excluded.is_empty()).then_some(excluded),
             }),
         );
         tasks.push(Entity {
@@ -649,13 +664,15 @@ pub fn build(
     ChangeSet { project, document, plans, tasks, events, edges, problems, skipped_completed }
 }
 
+const EXCLUDED_COMPLETED: &str = "target is a completed task left out of this run";
+
 fn ref_reason(target: Uuid, me: Uuid, in_project: &HashSet<Uuid>, cycles: &HashMap<Uuid, String>) -> &'static str {
     if target == me {
         "self reference"
     } else if cycles.contains_key(&target) {
         "target skipped (parent cycle)"
     } else if in_project.contains(&target) {
-        "target not migrated in this run (completed task)"
+        EXCLUDED_COMPLETED
     } else {
         "not a task of this project"
     }

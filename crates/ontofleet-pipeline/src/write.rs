@@ -36,7 +36,7 @@ pub async fn ensure_actor(conn: &mut PgConnection, user: &crate::load::User) -> 
         .map(str::to_owned)
         .or_else(|| user.email.split('@').next().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned))
         .unwrap_or_else(|| format!("user-{}", user.id));
-    sqlx::query_scalar(
+    let inserted: Option<Uuid> = sqlx::query_scalar(
         "WITH ins AS (INSERT INTO onto_actors (kind, name, email, user_id) VALUES ('human', $2, $3, $1) \
                       ON CONFLICT (user_id) DO NOTHING RETURNING id) \
          SELECT id FROM ins UNION ALL SELECT id FROM onto_actors WHERE user_id = $1 LIMIT 1",
@@ -44,8 +44,14 @@ pub async fn ensure_actor(conn: &mut PgConnection, user: &crate::load::User) -> 
     .bind(user.id)
     .bind(name)
     .bind(&user.email)
-    .fetch_one(conn)
-    .await
+    .fetch_optional(&mut *conn)
+    .await?;
+    match inserted {
+        Some(id) => Ok(id),
+        // A concurrent project of the same user inserted the actor after this statement's
+        // snapshot was taken: ON CONFLICT waited for it, and a new statement sees it.
+        None => sqlx::query_scalar("SELECT id FROM onto_actors WHERE user_id = $1").bind(user.id).fetch_one(conn).await,
+    }
 }
 
 /// The id of an existing actor, without creating one (dry runs).

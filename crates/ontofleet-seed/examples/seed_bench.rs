@@ -6,7 +6,7 @@
 //!
 //! Defaults to 100 users × 10 projects × 100 tasks = 100,000 tasks (plus the edge cases). The
 //! server is `ONTOFLEET_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`);
-//! a database `seedbench_<random>` is created and dropped.
+//! a database `seedbench_<random>` is created and dropped (kept when `SEED_BENCH_KEEP=1`).
 
 use std::str::FromStr;
 use std::time::Instant;
@@ -53,11 +53,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Err(err) => Err(err.into()),
     };
-    sqlx::query(AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-    )))
-    .execute(&mut admin)
-    .await?;
+    if std::env::var("SEED_BENCH_KEEP").is_ok_and(|v| v == "1") {
+        println!("database       {name} (kept)");
+    } else {
+        sqlx::query(AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+        )))
+        .execute(&mut admin)
+        .await?;
+    }
 
     let (report, elapsed) = outcome?;
     println!("options        {opts:?}");

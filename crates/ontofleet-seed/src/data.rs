@@ -181,7 +181,8 @@ impl NormalGenerator {
 ///
 /// About one project in 50 is "big" (at least [`BIG_PROJECT_TASKS`] tasks) when
 /// `tasks_per_project ≥ 10` and big projects fit in 60 % of the total; the rest is spread with
-/// Pareto weights (α = 2), about 10 % of the remaining projects being empty.
+/// very heavy-tailed weights ([`SeedRng::heavy_weight`]): about 10 % of the remaining projects are
+/// empty, the median project is well below the mean, a few are many times above it.
 pub(crate) fn task_counts(rng: &mut SeedRng, projects: usize, tasks_per_project: u32) -> Vec<u32> {
     let total = projects as u64 * u64::from(tasks_per_project);
     let mut counts = vec![0u64; projects];
@@ -216,14 +217,16 @@ pub(crate) fn task_counts(rng: &mut SeedRng, projects: usize, tasks_per_project:
     let big_total: u64 = counts.iter().sum();
     let remaining = total - big_total;
 
-    let rest: Vec<usize> = (0..projects).filter(|i| !big.contains(i)).collect();
+    let mut is_big = vec![false; projects];
+    big.iter().for_each(|&i| is_big[i] = true);
+    let rest: Vec<usize> = (0..projects).filter(|&i| !is_big[i]).collect();
     let mut weights: Vec<u64> = rest
         .iter()
         .map(|_| {
             if rng.pct(10) {
                 0
             } else {
-                rng.pareto_weight(3_000)
+                rng.heavy_weight(5_000)
             }
         })
         .collect();
@@ -295,7 +298,8 @@ fn gen_project(rng: &mut SeedRng, buf: &mut Buffers, user: &UserCtx, size: u32) 
     let domain = &DOMAINS[rng.index(DOMAINS.len())];
     let ctx = ProjectCtx::new(rng, domain);
     let id = rng.uuid();
-    let name = ctx.fill_pick(rng, domain.names);
+    let (name_template, description_template) = rng.pick(domain.projects);
+    let name = ctx.fill(rng, name_template);
     let status = PROJECT_STATUSES[rng.weighted(&PROJECT_STATUS_WEIGHTS)];
     let created_at = rng.seconds_from(anchor, -400 * 86_400, -5 * 86_400);
     let start = rng.days_from(created_at.date_naive(), 0, 60);
@@ -331,7 +335,7 @@ fn gen_project(rng: &mut SeedRng, buf: &mut Buffers, user: &UserCtx, size: u32) 
         None => rng.days_from(start, 30, 200),
     };
 
-    let description = rng.pct(85).then(|| ctx.fill_pick(rng, domain.descriptions));
+    let description = rng.pct(85).then(|| ctx.fill(rng, description_template));
     let context = rng
         .pct(55)
         .then(|| context_markdown(rng, &ctx, &name, description.as_deref()));
@@ -531,9 +535,13 @@ fn gen_tasks(
             user_id: user.id,
             project_id: Some(project.id),
             parent_task_id,
-            description: rng
-                .pct(65)
-                .then(|| ctx.fill_pick(rng, vocab::TASK_DESCRIPTIONS)),
+            description: rng.pct(65).then(|| {
+                if rng.pct(80) {
+                    ctx.fill_pick(rng, vocab::MODE_DESCRIPTIONS[mode])
+                } else {
+                    ctx.fill_pick(rng, vocab::TASK_DESCRIPTIONS)
+                }
+            }),
             details: rng.pct(25).then(|| ctx.fill_pick(rng, vocab::TASK_DETAILS)),
             task_steps: rng.pct(18).then(|| rng.pick(vocab::TASK_STEPS).to_owned()),
             title,

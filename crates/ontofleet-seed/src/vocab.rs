@@ -68,17 +68,17 @@ pub(crate) const GENERIC_TASKS: [&[&str]; 8] = [
     &[
         "Finish the {s}",
         "Set up the {s}",
-        "Fix the broken {s}",
+        "Fix the issues with the {s}",
         "Ship the {s}",
         "Go through the {s} checklist",
         "Move the {s} to the new system",
         "Implement the changes to the {s}",
-        "Install the {s}",
+        "Get the {s} done",
     ],
     &[
         "Draft the {s}",
         "Write a first version of the {s}",
-        "Design a new {s}",
+        "Design the new {s}",
         "Sketch ideas for the {s}",
         "Build a prototype of the {s}",
         "Make a template for the {s}",
@@ -140,10 +140,8 @@ pub(crate) const GENERIC_TASKS: [&[&str]; 8] = [
 pub(crate) struct Domain {
     /// Short key, stored in `projects.source_metadata.domain` of brain-dump projects.
     pub key: &'static str,
-    /// Project name templates.
-    pub names: &'static [&'static str],
-    /// Project description templates (carry the facet keywords).
-    pub descriptions: &'static [&'static str],
+    /// Project (name, description) templates; descriptions carry the facet keywords.
+    pub projects: &'static [(&'static str, &'static str)],
     /// Things the tasks of this domain are about (`{s}`).
     pub subjects: &'static [&'static str],
     /// Tag vocabulary.
@@ -160,21 +158,35 @@ pub(crate) struct Domain {
 pub(crate) const DOMAINS: [Domain; 8] = [
     Domain {
         key: "software",
-        names: &[
-            "Mobile App v{major} Rewrite",
-            "Billing Service Migration",
-            "Internal Analytics Dashboard",
-            "{product} iOS Launch",
-            "API Platform Hardening",
-            "Customer Portal Redesign",
-            "Data Pipeline Modernization",
-        ],
-        descriptions: &[
-            "Rewrite of the {product} mobile app in React + TypeScript with offline sync.",
-            "Move billing off the legacy monolith into a dedicated service with zero downtime.",
-            "Dashboard for the ops team: signups, churn and latency in one place.",
-            "Harden the public API: rate limits, auth scopes, better error messages.",
-            "Replace the nightly cron scripts with a proper data pipeline.",
+        projects: &[
+            (
+                "Mobile App v{major} Rewrite",
+                "Rewrite of the {product} mobile app in React + TypeScript with offline sync.",
+            ),
+            (
+                "Billing Service Migration",
+                "Move billing off the legacy monolith into a dedicated service with zero downtime.",
+            ),
+            (
+                "Internal Analytics Dashboard",
+                "Dashboard for the ops team: signups, churn and latency in one place.",
+            ),
+            (
+                "{product} iOS Launch",
+                "Ship the {product} iOS app to the App Store; beta with 200 testers first.",
+            ),
+            (
+                "API Platform Hardening",
+                "Harden the public API: rate limits, auth scopes, better error messages.",
+            ),
+            (
+                "Customer Portal Redesign",
+                "New self-service portal so users can manage plans and invoices themselves.",
+            ),
+            (
+                "Data Pipeline Modernization",
+                "Replace the nightly cron scripts with a proper data pipeline.",
+            ),
         ],
         subjects: &[
             "login flow",
@@ -247,19 +259,31 @@ pub(crate) const DOMAINS: [Domain; 8] = [
     },
     Domain {
         key: "writing",
-        names: &[
-            "Novel: The Lighthouse Keeper",
-            "Memoir First Draft",
-            "Weekly Newsletter",
-            "Technical Book on {topic}",
-            "Short Story Collection",
-            "Personal Blog Relaunch",
-        ],
-        descriptions: &[
-            "Finish the first draft of the novel, 80,000 words by June 2027.",
-            "A weekly newsletter about productivity and craft, 2,000 subscribers so far.",
-            "Short stories for a collection; submit three to magazines this year.",
-            "Memoir about growing up between two countries.",
+        projects: &[
+            (
+                "Novel: The Lighthouse Keeper",
+                "Finish the first draft of the novel, 80,000 words by June 2027.",
+            ),
+            (
+                "Memoir First Draft",
+                "Memoir about growing up between two countries; one chapter a month.",
+            ),
+            (
+                "Weekly Newsletter",
+                "A weekly newsletter about productivity and craft, 2,000 subscribers so far.",
+            ),
+            (
+                "Technical Book on {topic}",
+                "A practical book on {topic} for working engineers; 12 chapters.",
+            ),
+            (
+                "Short Story Collection",
+                "Short stories for a collection; submit three to magazines this year.",
+            ),
+            (
+                "Personal Blog Relaunch",
+                "Move the blog to a new platform and publish twice a month again.",
+            ),
         ],
         subjects: &[
             "chapter 4",
@@ -321,19 +345,31 @@ pub(crate) const DOMAINS: [Domain; 8] = [
     },
     Domain {
         key: "events",
-        names: &[
-            "{couple} Wedding",
-            "Company Offsite {year}",
-            "Mom's 60th Birthday Party",
-            "Tech Meetup Series",
-            "Charity Gala {year}",
-            "Family Reunion",
-        ],
-        descriptions: &[
-            "Plan our wedding for about {n}0 guests on June 20, 2027. Budget ${k}k.",
-            "Three-day company offsite for 40 people, venue near the coast.",
-            "Surprise party with 200 guests; keep it secret until the day.",
-            "Monthly meetup for local developers, 60 attendees per event.",
+        projects: &[
+            (
+                "{couple} Wedding",
+                "Plan our wedding for about {n}0 guests on June 20, 2027. Budget ${k}k.",
+            ),
+            (
+                "Company Offsite {year}",
+                "Three-day company offsite for 40 people, venue near the coast.",
+            ),
+            (
+                "Mom's 60th Birthday Party",
+                "Surprise party with 200 guests; keep it secret until the day.",
+            ),
+            (
+                "Tech Meetup Series",
+                "Monthly meetup for local developers, 60 attendees per event.",
+            ),
+            (
+                "Charity Gala {year}",
+                "Fundraising gala for the food bank; goal $50k, 150 guests.",
+            ),
+            (
+                "Family Reunion",
+                "Reunion weekend for the whole family at the lake house in August 2027.",
+            ),
         ],
         subjects: &[
             "venue",
@@ -394,19 +430,31 @@ pub(crate) const DOMAINS: [Domain; 8] = [
     },
     Domain {
         key: "research",
-        names: &[
-            "PhD Thesis: {topic}",
-            "Master's Thesis on {topic}",
-            "Research Study: {topic}",
-            "Literature Review for {topic}",
-            "Statistics Course Project",
-            "Grant Proposal on {topic}",
-        ],
-        descriptions: &[
-            "Thesis research on {topic} for my PhD; includes a survey study and two papers.",
-            "Academic study of {topic} with 120 participants.",
-            "Course project for the graduate statistics course.",
-            "Literature review for the research group, due 2027-03-15.",
+        projects: &[
+            (
+                "PhD Thesis: {topic}",
+                "Thesis research on {topic} for my PhD; includes a survey study and two papers.",
+            ),
+            (
+                "Master's Thesis on {topic}",
+                "Master's thesis at the university on {topic}; defense planned for spring.",
+            ),
+            (
+                "Research Study: {topic}",
+                "Academic study of {topic} with 120 participants.",
+            ),
+            (
+                "Literature Review for {topic}",
+                "Literature review on {topic} for the research group, due 2027-03-15.",
+            ),
+            (
+                "Statistics Course Project",
+                "Course project for the graduate statistics course: regression on open data.",
+            ),
+            (
+                "Grant Proposal on {topic}",
+                "Research grant proposal on {topic}; budget $250k over three years.",
+            ),
         ],
         subjects: &[
             "literature review",
@@ -464,18 +512,27 @@ pub(crate) const DOMAINS: [Domain; 8] = [
     },
     Domain {
         key: "client",
-        names: &[
-            "{client} Website Redesign",
-            "{client} Brand Refresh",
-            "{client} Q{q} Campaign",
-            "SEO Retainer for {client}",
-            "{client} App Build",
-        ],
-        descriptions: &[
-            "Agency project for our client {client}: new website, CMS and analytics.",
-            "Brand refresh for the customer {client}; budget $80k, launch in March 2027.",
-            "Monthly retainer for client {client}: SEO, content and reporting.",
-            "Build the customer app for {client}; contract signed, 12 weeks.",
+        projects: &[
+            (
+                "{client} Website Redesign",
+                "Agency project for our client {client}: new website, CMS and analytics.",
+            ),
+            (
+                "{client} Brand Refresh",
+                "Brand refresh for the customer {client}; budget $80k, launch in March 2027.",
+            ),
+            (
+                "{client} Q{q} Campaign",
+                "Paid social campaign for client {client}; reporting every Friday.",
+            ),
+            (
+                "SEO Retainer for {client}",
+                "Monthly retainer for client {client}: SEO, content and reporting.",
+            ),
+            (
+                "{client} App Build",
+                "Build the customer app for {client}; contract signed, 12 weeks.",
+            ),
         ],
         subjects: &[
             "homepage",
@@ -533,19 +590,31 @@ pub(crate) const DOMAINS: [Domain; 8] = [
     },
     Domain {
         key: "startup",
-        names: &[
-            "{product} Seed Round",
-            "{product} Go-to-Market",
-            "SaaS Pricing Experiment",
-            "Revenue Ops Cleanup",
-            "{product} Launch on Product Hunt",
-            "Sales Pipeline Q{q}",
-        ],
-        descriptions: &[
-            "Early-stage startup: get {product} to $10k MRR; pricing, revenue and sales.",
-            "Raise a $1.2M seed round for the business by June 2027.",
-            "Clean up the sales pipeline and forecast revenue per quarter.",
-            "Go-to-market plan for {product}: channels, sales playbook, first 100 customers.",
+        projects: &[
+            (
+                "{product} Seed Round",
+                "Raise a $1.2M seed round for the {product} startup by June 2027.",
+            ),
+            (
+                "{product} Go-to-Market",
+                "Go-to-market plan for {product}: channels, sales playbook, first 100 customers.",
+            ),
+            (
+                "SaaS Pricing Experiment",
+                "Early-stage startup: test three pricing tiers to reach $10k MRR in revenue.",
+            ),
+            (
+                "Revenue Ops Cleanup",
+                "Clean up the sales pipeline and forecast revenue per quarter for the business.",
+            ),
+            (
+                "{product} Launch on Product Hunt",
+                "Launch day for the startup: aim for top 5 and 500 signups.",
+            ),
+            (
+                "Sales Pipeline Q{q}",
+                "Grow the sales pipeline to $300k; weekly business review.",
+            ),
         ],
         subjects: &[
             "pricing page",
@@ -604,18 +673,27 @@ pub(crate) const DOMAINS: [Domain; 8] = [
     },
     Domain {
         key: "open_source",
-        names: &[
-            "{oss} v{major}.0 Release",
-            "{oss} Documentation Overhaul",
-            "Maintain {oss} on GitHub",
-            "{oss} Plugin System",
-            "Open Source CLI Tool",
-        ],
-        descriptions: &[
-            "Open source library hosted on GitHub; 3k stars, weekly releases.",
-            "OSS maintenance: triage issues, review PRs, keep CI green.",
-            "Plugin API for the open-source {oss} so the community can extend it.",
-            "A small open-source CLI tool, MIT licensed, published on GitHub.",
+        projects: &[
+            (
+                "{oss} v{major}.0 Release",
+                "Next major release of the open source library on GitHub; breaking changes listed in the RFC.",
+            ),
+            (
+                "{oss} Documentation Overhaul",
+                "Rewrite the docs of the open-source project {oss}; examples for every API.",
+            ),
+            (
+                "Maintain {oss} on GitHub",
+                "OSS maintenance: triage issues, review PRs, keep CI green.",
+            ),
+            (
+                "{oss} Plugin System",
+                "Plugin API for the open-source {oss} so the community can extend it.",
+            ),
+            (
+                "Open Source CLI Tool",
+                "A small open-source CLI tool, MIT licensed, published on GitHub.",
+            ),
         ],
         subjects: &[
             "README",
@@ -671,20 +749,35 @@ pub(crate) const DOMAINS: [Domain; 8] = [
     },
     Domain {
         key: "personal",
-        names: &[
-            "Kitchen Renovation",
-            "Marathon Training",
-            "Home Gym Setup",
-            "Garden Makeover",
-            "Learn Spanish",
-            "Get Finances in Order",
-            "Move to a New Apartment",
-        ],
-        descriptions: &[
-            "Personal goal: run a marathon in under 4 hours by October 2027.",
-            "Home project: redo the kitchen, budget €2,500, two weekends.",
-            "Fitness routine: 3 workouts a week, track progress monthly.",
-            "Sort out personal finances: budget, savings, taxes.",
+        projects: &[
+            (
+                "Kitchen Renovation",
+                "Home project: redo the kitchen, budget €2,500, two weekends.",
+            ),
+            (
+                "Marathon Training",
+                "Personal goal: run a marathon in under 4 hours by October 2027.",
+            ),
+            (
+                "Home Gym Setup",
+                "Fitness routine at home: rack, bench and weights in the garage.",
+            ),
+            (
+                "Garden Makeover",
+                "Raised beds, new lawn and a small herb garden before summer.",
+            ),
+            (
+                "Learn Spanish",
+                "Personal goal: B1 level in 12 months, 30 minutes a day.",
+            ),
+            (
+                "Get Finances in Order",
+                "Sort out personal finances: budget, savings, taxes.",
+            ),
+            (
+                "Move to a New Apartment",
+                "Move by the end of the month; 40 boxes and a piano.",
+            ),
         ],
         subjects: &[
             "garage",
@@ -848,22 +941,63 @@ pub(crate) const MONTHS: &[&str] = &[
     "December",
 ];
 
-/// Task description templates (several carry values the property parsers can read).
+/// Task description templates per work mode ([`MODES`] order); several carry values the property
+/// parsers can read (amounts, counts, dates, durations, lists).
+pub(crate) const MODE_DESCRIPTIONS: [&[&str]; 8] = [
+    &[
+        "Roll out after the smoke tests pass.",
+        "Use the checklist from last time: backup, deploy, verify, announce.",
+        "Should take about 2h 30m.",
+        "Needs to be done before the {s} review.",
+        "Quick one, should take 15 minutes.",
+    ],
+    &[
+        "First rough version is fine; polish later.",
+        "Aim for about 1,500 words.",
+        "Start from the template in the shared drive.",
+        "Stack: React + TypeScript.",
+    ],
+    &[
+        "Incorporate the comments from {person}.",
+        "Make it shorter and clearer.",
+        "Second pass: fix tone, typos and formatting.",
+    ],
+    &[
+        "Collect links and notes in the research doc.",
+        "Compare at least three options; budget ${k}k.",
+        "Summarize the findings in one page.",
+    ],
+    &[
+        "Leave comments by Friday.",
+        "Check against the brief and the acceptance criteria.",
+        "Second pair of eyes before it ships.",
+    ],
+    &[
+        "Agenda: status, blockers, next steps.",
+        "30-minute call; send notes afterwards.",
+        "About {n}0 people invited.",
+        "Follow-up from last week's meeting with {person}.",
+    ],
+    &[
+        "Budget: ${k}k. Keep receipts.",
+        "Due June 20, 2027.",
+        "Recurring paperwork; takes 20 minutes.",
+        "Forward the confirmation to accounting.",
+    ],
+    &[
+        "Decide priorities for the next quarter.",
+        "Outline milestones and owners.",
+        "Timebox to one hour.",
+        "Target launch: June 2027.",
+    ],
+];
+
+/// Task descriptions that fit any work mode.
 pub(crate) const TASK_DESCRIPTIONS: &[&str] = &[
-    "Needs to be done before the {s} review.",
-    "Follow-up from last week's meeting with {person}.",
-    "Blocked on feedback from {person}; ping again on Monday.",
-    "Budget: ${k}k. Keep receipts.",
-    "About {n}0 people are affected, so do it carefully.",
-    "Due June 20, 2027.",
-    "Estimate: 2h 30m.",
-    "Stack: React + TypeScript.",
-    "Quick one, should take 15 minutes.",
-    "Part of the {s} work; see the notes in the shared doc.",
     "Originally from a brain dump on the train.",
     "Check with {team} first.",
-    "Roll out after the smoke tests pass.",
-    "Use the checklist from last time: backup, deploy, verify, announce.",
+    "Part of the {s} work; see the notes in the shared doc.",
+    "Blocked on feedback from {person}; ping again on Monday.",
 ];
 
 /// Task detail paragraphs.

@@ -29,6 +29,9 @@ pub struct HandlerSettings {
     pub job_timeout: Duration,
     /// Platform-lock lease renewed by item commits.
     pub lease: Duration,
+    /// Fault injection for chaos tests (`[faults] delay_ms`, 0 = off): hold every project
+    /// transaction open this long before committing, so that kills land mid-transaction.
+    pub fault_delay: Duration,
 }
 
 /// Failures of one attempt, each with a category.
@@ -99,6 +102,9 @@ impl ProjectHandler {
             dry_run: run.dry_run,
         };
         let outcome = ontofleet_pipeline::migrate_project(&mut tx, &self.pipeline, &ctx, project_id).await?;
+        if !self.settings.fault_delay.is_zero() {
+            tokio::time::sleep(self.settings.fault_delay).await;
+        }
         let status = if outcome.partial { ItemStatus::Partial } else { ItemStatus::Succeeded };
         let result = ItemResult {
             status,

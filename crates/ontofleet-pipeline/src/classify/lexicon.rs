@@ -13,7 +13,9 @@
 //! "*update* the *logo colors*" is refine), and the specialization rules in the parent module
 //! read the cue tags.
 
-use ontofleet_core::WorkMode::{self, Admin, Coordinate, Create, Execute, Plan, Refine, Research, Review};
+use ontofleet_core::WorkMode::{
+    self, Admin, Coordinate, Create, Execute, Plan, Refine, Research, Review,
+};
 
 /// Bit set of tags.
 pub(crate) type Tags = u128;
@@ -45,6 +47,9 @@ tags! {
     V_DESIGN = 16;     // design, sketch, illustrate, wireframe, mock up
     V_CHECK = 17;      // check, review, scan, read (for errors)
     V_READ = 18;       // read, go through (and comment)
+    V_MAKE_PLAIN = 19; // make (… shorter)
+    V_START = 20;      // start, begin (a chapter)
+    V_ADDRESS = 21;    // address, incorporate, resolve (comments)
 }
 
 // Object classes.
@@ -69,6 +74,9 @@ tags! {
     O_REPORT = 47;      // report, reporting, status update
     O_PERIODIC = 48;    // weekly, monthly, status, metrics, expense …
     O_PHYSICAL = 49;    // garage, closet, kitchen, yard …
+    O_COMPARATIVE = 50; // shorter, clearer, punchier, more …
+    O_CREATIVE = 51;    // chapter, novel, song, blog …
+    O_SUBMISSION = 52;  // portfolio, application, essay, proposal …
 }
 
 // Specialization cues.
@@ -95,6 +103,7 @@ tags! {
 }
 
 /// Words skipped before the leading verb ("TODO: need to …", "Please …", "1. …").
+#[rustfmt::skip]
 pub(crate) const FILLERS: &[&str] = &[
     "todo", "to", "need", "i", "we", "should", "must", "please", "pls", "remember", "dont",
     "forget", "quick", "quickly", "asap", "urgent", "task", "maybe", "have", "got", "gotta",
@@ -104,11 +113,13 @@ pub(crate) const FILLERS: &[&str] = &[
 ];
 
 /// Verbs skipped before the leading verb when another verb follows ("Finish writing …").
+#[rustfmt::skip]
 pub(crate) const AUXILIARIES: &[&str] = &[
     "start", "begin", "continue", "finish", "complete", "resume", "keep",
 ];
 
 /// Words skipped between "with" and the person it names ("with my sister").
+#[rustfmt::skip]
 pub(crate) const DETERMINERS: &[&str] =
     &["the", "a", "an", "my", "our", "your", "his", "her", "their", "new", "whole", "two", "three"];
 
@@ -121,10 +132,16 @@ pub(crate) struct Weighted {
 }
 
 const fn w(mode: WorkMode, lead: f64, any: f64, phrases: &'static [&'static str]) -> Weighted {
-    Weighted { mode, lead, any, phrases }
+    Weighted {
+        mode,
+        lead,
+        any,
+        phrases,
+    }
 }
 
 /// Weighted phrases. A phrase may appear in several groups (its weights add up).
+#[rustfmt::skip]
 pub(crate) static WEIGHTED: &[Weighted] = &[
     // ---------------------------------------------------------------- execute
     w(Execute, 3.0, 1.0, &[
@@ -146,20 +163,18 @@ pub(crate) static WEIGHTED: &[Weighted] = &[
         "flush", "build out", "port", "iron", "fold", "grocery", "tag", "cut", "pin", "put",
     ]),
     w(Execute, 2.0, 0.0, &[
-        "send", "submit", "do", "finish", "complete", "fill", "test", "train", "practice",
+        "send", "submit", "do", "finish", "complete", "fill", "train", "practice",
         "handle", "process", "drive", "walk", "sign", "transfer", "troubleshoot", "clean",
         "clean up", "run through", "go through", "change", "take", "start", "declutter",
         "tidy", "tidy up", "clear", "make sure", "ensure", "wrap up",
     ]),
     w(Execute, 1.0, 0.0, &["book", "reserve", "bake"]),
-    w(Execute, 1.5, 0.0, &["upgrade"]),
+    w(Execute, 1.5, 0.0, &["upgrade", "test"]),
     w(Execute, 0.0, 1.5, &[
-        "bug", "hotfix", "checklist", "deployment", "errand", "chore", "laundry", "groceries",
-        "rollout", "outage fix", "crash",
+        "bug", "checklist", "deployment", "errand", "chore", "laundry", "rollout", "crash",
     ]),
     w(Execute, 0.0, 0.6, &[
-        "production", "prod", "staging", "server", "endpoint", "backfill", "migration",
-        "launch", "unit test", "pipeline", "ci", "dns", "cron", "batch",
+        "production", "prod", "staging", "server", "endpoint", "migration", "unit test", "pipeline", "ci", "dns", "cron", "batch",
     ]),
     // ---------------------------------------------------------------- create
     w(Create, 3.0, 1.0, &[
@@ -169,7 +184,7 @@ pub(crate) static WEIGHTED: &[Weighted] = &[
     ]),
     w(Create, 3.0, 0.5, &["draft", "create", "produce", "record", "craft", "shoot"]),
     w(Create, 2.5, 0.3, &["build", "put together", "make", "generate", "develop", "come up with"]),
-    w(Create, 1.5, 0.0, &["prepare", "prep", "start a", "arrange", "bake"]),
+    w(Create, 1.5, 0.0, &["prepare", "prep", "start a", "arrange", "bake", "=new"]),
     w(Create, 0.0, 1.5, &[
         "first draft", "rough draft", "from scratch", "new version of",
     ]),
@@ -177,9 +192,9 @@ pub(crate) static WEIGHTED: &[Weighted] = &[
         "logo", "poster", "flyer", "illustration", "song", "lyrics", "poem", "blog post",
         "pitch deck", "persona", "artwork", "infographic", "mood board", "graphic", "jingle",
         "newsletter", "short story", "novel", "screenplay", "podcast episode", "video",
-        "template", "brochure", "banner", "icon",
+        "template", "brochure", "banner", "icon", "memoir", "playlist", "card",
     ]),
-    w(Create, 0.0, 0.4, &["story", "article", "script", "slide", "deck", "copy", "documentation", "guide", "draft"]),
+    w(Create, 0.0, 0.4, &["story", "article", "script", "slide", "deck", "copy", "documentation", "guide"]),
     // ---------------------------------------------------------------- refine
     w(Refine, 3.0, 1.0, &[
         "edit", "polish", "refactor", "revise", "improve", "tighten", "optimize", "optimise",
@@ -194,6 +209,8 @@ pub(crate) static WEIGHTED: &[Weighted] = &[
         "clean up the code", "cut down", "expand on", "flesh out",
     ]),
     w(Refine, 2.5, 0.5, &["adjust", "correct", "refresh", "finalize", "finalise", "harden", "upgrade", "update"]),
+    w(Refine, 2.5, 0.0, &["reduce", "decrease", "lower", "minimize", "minimise", "increase", "boost", "address", "resolve"]),
+    w(Refine, 0.0, 2.5, &["second draft", "third draft", "next draft", "another draft", "second version"]),
     w(Refine, 0.0, 1.5, &[
         "typo", "after feedback", "based on feedback", "per feedback", "v2", "readability",
         "dead code", "tech debt", "technical debt", "improvement", "revision", "performance",
@@ -206,21 +223,25 @@ pub(crate) static WEIGHTED: &[Weighted] = &[
         "benchmark", "check what", "check how", "check whether", "check if", "check which",
         "check why", "figure out why", "figure out how", "figure out what", "figure out whether",
         "figure out if", "figure out which", "shop around", "price out", "deep dive",
-        "literature review", "synthesize", "synthesise", "synthesis", "interview note",
+        "literature review", "interview note",
         "diagnose", "understand", "discover", "experiment", "explore how", "try out", "test out",
         "find the best", "scout", "gather information", "gather info", "gather requirement",
         "collect feedback", "identify", "read about", "listen to", "learn about", "learn how",
+        "dig through", "comb through", "sift through", "check review", "read review",
+        "compare review", "learn to",
     ]),
     w(Research, 2.5, 0.3, &["read", "find", "search", "search for", "look for", "check out", "browse", "watch"]),
     w(Research, 2.0, 0.0, &["measure", "profile", "poll"]),
     w(Research, 2.0, 0.0, &["look at", "query", "gather", "collect"]),
-    w(Research, 1.5, 0.0, &["figure out", "troubleshoot"]),
+    w(Research, 1.5, 0.0, &["troubleshoot"]),
+    w(Research, 1.0, 0.0, &["figure out"]),
     w(Research, 1.0, 0.0, &["evaluate"]),
     w(Research, 0.5, 0.0, &["assess"]),
     w(Research, 0.0, 2.5, &[
         "root cause", "market research", "user research", "usability", "user study",
-        "feasibility", "literature", "synthesis", "pros and cons", "competitive analysis",
+        "feasibility", "literature", "pros and cons", "competitive analysis",
     ]),
+    w(Research, 3.0, 2.5, &["synthesize", "synthesise"]),
     w(Research, 0.0, 1.0, &[
         "competitor", "competition", "option", "alternative", "vs", "versus", "paper",
         "tutorial", "course", "why", "insight", "trend", "analysis", "hypothesis",
@@ -228,6 +249,7 @@ pub(crate) static WEIGHTED: &[Weighted] = &[
         "book on",
     ]),
     w(Research, 0.0, 0.5, &["which", "how to", "what", "whether"]),
+    w(Research, 2.5, 0.0, &["how", "why", "what", "which", "where", "whether", "is there"]),
     // ---------------------------------------------------------------- review
     w(Review, 3.0, 1.5, &[
         "review", "audit", "critique", "grade", "inspect", "qa", "approve", "sign off",
@@ -236,11 +258,15 @@ pub(crate) static WEIGHTED: &[Weighted] = &[
         "give feedback", "give note", "leave feedback", "provide feedback", "comment on",
         "read through", "look through", "skim", "judge",
     ]),
-    w(Review, 3.5, 3.0, &["code review", "design review", "pr review", "review pr"]),
+    w(Review, 3.5, 2.0, &["code review", "design review", "pr review", "review pr"]),
     w(Review, 2.5, 0.5, &["check", "verify", "validate", "screen", "rate", "score"]),
-    w(Review, 2.5, 2.0, &["retrospective", "retro", "postmortem", "post mortem", "post-mortem"]),
-    w(Review, 1.5, 0.5, &["proofread", "go through", "test"]),
-    w(Review, 0.0, 2.0, &["pull request", "merge request", "pr", "prs", "lesson learned"]),
+    w(Review, 2.5, 2.0, &["retrospective", "retro", "postmortem", "post mortem"]),
+    w(Review, 1.5, 0.5, &["proofread", "go through", "look at"]),
+    w(Review, 2.0, 0.5, &["test"]),
+    w(Review, 2.5, 1.0, &["flag"]),
+    w(Review, 0.0, 1.5, &["report bug", "report issue", "file bug"]),
+    w(Review, 0.0, 2.0, &["pull request", "merge request", "lesson learned"]),
+    w(Review, 0.0, 1.5, &["pr"]),
     w(Review, 0.0, 1.5, &["feedback"]),
     w(Review, 0.0, 0.5, &["quality", "accuracy", "critical", "approval"]),
     // ---------------------------------------------------------------- coordinate
@@ -254,7 +280,8 @@ pub(crate) static WEIGHTED: &[Weighted] = &[
         "loop in", "hand off", "handoff", "handover", "hand over", "talk to", "talk with",
         "chat with", "speak with", "speak to", "connect with", "reconnect", "negotiate",
         "discuss", "introduce", "meetup", "zoom", "facetime", "skype", "lunch with",
-        "dinner with", "drinks with", "coffee with",
+        "dinner with", "drinks with", "coffee with", "get back to", "get in touch",
+        "circle back", "hear back", "get back", "meeting note",
     ]),
     w(Coordinate, 2.0, 1.0, &["sync"]),
     w(Coordinate, 2.5, 0.3, &[
@@ -274,9 +301,11 @@ pub(crate) static WEIGHTED: &[Weighted] = &[
     // ---------------------------------------------------------------- admin
     w(Admin, 3.0, 1.0, &[
         "pay", "renew", "reconcile", "unsubscribe", "back up", "archive", "cancel", "fill in",
-        "fill out", "reimburse", "notarize", "shred", "expense", "top up", "budget for",
+        "fill out", "reimburse", "notarize", "shred", "top up", "budget for",
         "inbox zero", "apply for", "sign up for", "enroll", "enrol", "deposit", "withdraw",
     ]),
+    w(Admin, 3.0, 0.0, &["expense"]),
+    w(Admin, 1.5, 0.0, &["transfer", "move money"]),
     w(Admin, 2.5, 0.0, &["invoice", "bill", "file", "register", "sort", "log", "order", "reorder", "label", "backup"]),
     w(Admin, 1.5, 0.0, &["organize", "organise"]),
     w(Admin, 2.0, 0.0, &[
@@ -291,8 +320,8 @@ pub(crate) static WEIGHTED: &[Weighted] = &[
     w(Admin, 0.0, 1.2, &[
         "receipt", "bill", "subscription", "membership", "license", "licence", "passport",
         "claim", "registration", "password", "permission", "trademark", "supplies", "utilities",
-        "admin", "housekeeping", "accounting", "appointment", "inbox", "folder", "autopay",
-        "status update", "dmv", "reporting", "rent",
+        "admin", "housekeeping", "appointment", "inbox", "folder", "autopay", "status update",
+        "dmv", "rent", "money", "saving", "fund", "401k", "ira", "pension",
     ]),
     w(Admin, 0.0, 0.8, &[
         "report", "calendar", "record", "crm", "account", "statement", "bank", "visa", "hours",
@@ -312,6 +341,7 @@ pub(crate) static WEIGHTED: &[Weighted] = &[
     w(Plan, 3.0, 2.5, &["=planning", "sprint planning", "capacity planning", "planning session"]),
     w(Plan, 2.5, 0.5, &["choose", "pick", "select", "define", "allocate", "triage", "groom", "sequence", "rank", "weigh", "think about"]),
     w(Plan, 1.5, 0.0, &["set", "break", "figure out", "structure", "budget", "work out"]),
+    w(Plan, 2.0, 0.0, &["map"]),
     w(Plan, 0.0, 2.0, &[
         "strategy", "okr", "milestone", "game plan", "action plan", "project plan",
         "plan for", "priority", "prioritization", "timeline",
@@ -320,12 +350,13 @@ pub(crate) static WEIGHTED: &[Weighted] = &[
         "goal", "objective", "itinerary", "agenda", "backlog", "allocation", "curriculum",
         "layout", "structure", "next week", "next month", "next quarter", "next year",
         "next sprint", "vision", "approach", "direction", "decision", "estimation",
-        "schedule", "capacity", "breakdown",
+        "schedule", "capacity", "breakdown", "phase",
     ]),
     w(Plan, 0.0, 0.5, &["sprint", "q1", "q2", "q3", "q4", "h1", "h2", "quarter", "this week", "upcoming"]),
 ];
 
 /// Tags per phrase (a phrase may appear under several tags).
+#[rustfmt::skip]
 pub(crate) static TAGGED: &[(Tags, &[&str])] = &[
     (V_MAKE, &[
         "write", "draft", "create", "make", "prepare", "prep", "put together", "build", "develop",
@@ -363,7 +394,10 @@ pub(crate) static TAGGED: &[(Tags, &[&str])] = &[
         "check", "review", "scan", "go over", "look over", "double check", "verify", "read",
         "read through", "go through", "look through", "inspect", "proofread", "skim",
     ]),
-    (V_READ, &["read", "read through", "go through", "look through", "skim"]),
+    (V_READ, &["read", "read through", "go through", "look through", "skim", "look at", "check"]),
+    (V_MAKE_PLAIN, &["make"]),
+    (V_START, &["start", "begin", "start on", "kick off"]),
+    (V_ADDRESS, &["address", "incorporate", "resolve", "apply", "action", "respond to", "work through", "fix"]),
     (O_PLAN_DOC, &[
         "plan", "roadmap", "strategy", "timeline", "itinerary", "schedule", "okr", "agenda",
         "game plan", "action plan", "goal", "objective", "priority", "milestone", "budget plan",
@@ -392,6 +426,7 @@ pub(crate) static TAGGED: &[(Tags, &[&str])] = &[
         "component", "repo", "repository", "prose", "wording", "script", "chapter", "style",
         "stylesheet", "page", "text", "paper", "thesis", "resume", "cv", "portfolio", "query",
         "model", "schema", "api", "ui", "layout", "transcript", "footage", "edit", "mix",
+        "paragraph", "intro", "sentence", "section", "caption", "headline", "bio", "outro",
     ]),
     (O_MEETING, &[
         "meeting", "call", "sync", "kickoff", "kick off", "standup", "stand up", "1 1",
@@ -399,7 +434,27 @@ pub(crate) static TAGGED: &[(Tags, &[&str])] = &[
         "huddle", "meetup", "retro", "retrospective", "offsite meeting", "zoom", "hangout",
         "review meeting", "check in", "conference call", "coffee", "lunch", "dinner",
     ]),
-    (O_TYPO, &["typo", "grammar", "spelling", "wording", "punctuation", "formatting", "tone", "phrasing", "style"]),
+    (O_TYPO, &[
+        "typo", "grammar", "spelling", "wording", "punctuation", "formatting", "tone", "phrasing",
+        "style", "transition", "paragraph", "sentence", "prose", "flow", "pacing", "caption",
+        "headline", "intro", "outro", "dialogue", "chapter", "manuscript", "copy",
+    ]),
+    (O_COMPARATIVE, &[
+        "more", "less", "better", "clearer", "shorter", "simpler", "faster", "cleaner", "easier",
+        "punchier", "tighter", "smaller", "lighter", "friendlier", "nicer", "stronger", "crisper",
+        "sharper", "smoother", "prettier", "leaner", "quicker", "snappier", "consistent",
+        "readable", "accessible", "responsive",
+    ]),
+    (O_CREATIVE, &[
+        "chapter", "book", "novel", "memoir", "blog", "podcast", "story", "song", "essay",
+        "draft", "script", "screenplay", "poem", "album", "painting", "comic", "zine", "course",
+        "newsletter", "video", "thesis", "article",
+    ]),
+    (O_SUBMISSION, &[
+        "portfolio", "submission", "application", "applicant", "essay", "assignment", "proposal",
+        "draft", "resume", "cv", "pitch", "entry", "candidate", "homework", "paper", "report",
+        "slide", "deck", "pr", "pull request", "contract",
+    ]),
     (O_OPTIONS, &[
         "option", "alternative", "tool", "database", "library", "framework", "provider",
         "platform", "solution", "approach", "service", "model", "stack", "plugin",
@@ -417,7 +472,7 @@ pub(crate) static TAGGED: &[(Tags, &[&str])] = &[
         "roadmap", "timeline", "scope", "direction",
     ]),
     (O_COURSE, &["course", "class", "tutorial", "lesson", "lecture", "webinar", "mooc", "bootcamp", "masterclass", "certification", "training course"]),
-    (O_FEEDBACK, &["feedback", "comment", "critique", "note", "review", "thought", "suggestion", "input", "markup"]),
+    (O_FEEDBACK, &["feedback", "comment", "critique", "review", "thought", "suggestion", "input", "markup", "code review"]),
     (O_BACKLOG, &["backlog", "ticket", "issue", "story", "user story", "epic", "board"]),
     (O_PEOPLE, &[
         "team", "client", "customer", "investor", "advisor", "adviser", "mentor", "manager", "boss",
@@ -502,10 +557,17 @@ pub(crate) struct Combo {
 }
 
 const fn c(lead: Tags, a: Tags, b: Tags, mode: WorkMode, weight: f64) -> Combo {
-    Combo { lead, a, b, mode, weight }
+    Combo {
+        lead,
+        a,
+        b,
+        mode,
+        weight,
+    }
 }
 
 /// Verb × object rules.
+#[rustfmt::skip]
 pub(crate) static COMBOS: &[Combo] = &[
     // "Draft the hiring plan", "Create a study plan" → plan.
     c(V_MAKE, O_PLAN_DOC, 0, Plan, 3.0),
@@ -526,7 +588,7 @@ pub(crate) static COMBOS: &[Combo] = &[
     // "Schedule the kickoff meeting", "Organize a call" → coordinate.
     c(V_CONVENE, O_MEETING, 0, Coordinate, 3.0),
     // "Fix typos in the docs" → refine.
-    c(V_FIX, O_TYPO, 0, Refine, 3.0),
+    c(V_FIX, O_TYPO, 0, Refine, 4.0),
     // "Evaluate three vector databases", "Compare CRM options" → research.
     c(V_EVAL, O_OPTIONS, 0, Research, 2.5),
     // "Paint a portrait" → create.
@@ -543,6 +605,14 @@ pub(crate) static COMBOS: &[Combo] = &[
     c(V_READ, O_FEEDBACK, 0, Review, 2.0),
     // "Check the invoice for errors" → review.
     c(V_CHECK, O_FLAW, 0, Review, 1.5),
+    // "Make the copy shorter" → refine.
+    c(V_MAKE_PLAIN, O_COMPARATIVE, 0, Refine, 3.0),
+    // "Start the first chapter" → create.
+    c(V_START, O_CREATIVE, 0, Create, 2.5),
+    // "Address the review comments" → refine.
+    c(V_ADDRESS, O_FEEDBACK, 0, Refine, 3.5),
+    // "Go through the portfolios", "Check the slides" → review.
+    c(V_READ, O_SUBMISSION, 0, Review, 2.0),
     // "Refine the backlog" → plan.
     c(V_GROOM, O_BACKLOG, 0, Plan, 3.0),
 ];

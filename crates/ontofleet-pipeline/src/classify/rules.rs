@@ -22,6 +22,10 @@ const DETAILS_FACTOR: f64 = 0.25;
 const EXECUTE_PRIOR: f64 = 0.6;
 /// Weight of "with <person>" as evidence for `coordinate`.
 const WITH_PERSON: f64 = 1.5;
+/// Weight of "to <person>" and of a person right after the leading verb ("Ask Tom …").
+const TO_PERSON: f64 = 1.0;
+/// Weight of a title ending in `?` as evidence for `research`.
+const QUESTION: f64 = 1.5;
 
 /// Index of a mode in [`WorkMode::ALL`] (also the tie-break order).
 fn idx(mode: WorkMode) -> usize {
@@ -46,7 +50,11 @@ impl Hasher for Fnv {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
         for b in bytes {
             h ^= u64::from(*b);
             h = h.wrapping_mul(0x0100_0000_01b3);
@@ -57,10 +65,12 @@ impl Hasher for Fnv {
 
 type FnvMap<V> = HashMap<String, V, BuildHasherDefault<Fnv>>;
 
+/// The words of a phrase: `(match_raw, text)` per word.
+type Words = Vec<(bool, String)>;
+
 /// One phrase of the compiled lexicon.
 struct Phrase {
-    /// `(match_raw, text)` per word.
-    words: Vec<(bool, String)>,
+    words: Words,
     lead: [f64; 8],
     any: [f64; 8],
     tags: Tags,
@@ -70,9 +80,11 @@ struct Phrase {
 impl Phrase {
     fn matches(&self, toks: &[Token], at: usize) -> bool {
         toks.len() >= at + self.words.len()
-            && self.words.iter().zip(&toks[at..]).all(|((raw, w), t)| {
-                if *raw { t.raw == *w } else { t.stem == *w }
-            })
+            && self.words.iter().zip(&toks[at..]).all(
+                |((raw, w), t)| {
+                    if *raw { t.raw == *w } else { t.stem == *w }
+                },
+            )
     }
 }
 
@@ -94,11 +106,17 @@ pub(crate) fn lexicon() -> &'static Lexicon {
 impl Lexicon {
     fn compile() -> Self {
         let mut phrases: Vec<Phrase> = Vec::new();
-        let mut keys: HashMap<Vec<(bool, String)>, usize> = HashMap::new();
+        let mut keys: HashMap<Words, usize> = HashMap::new();
         let mut slot = |phrase: &str| -> usize {
             let words = phrase_words(phrase);
             *keys.entry(words.clone()).or_insert_with(|| {
-                phrases.push(Phrase { words, lead: [0.0; 8], any: [0.0; 8], tags: 0, weighted: false });
+                phrases.push(Phrase {
+                    words,
+                    lead: [0.0; 8],
+                    any: [0.0; 8],
+                    tags: 0,
+                    weighted: false,
+                });
                 phrases.len() - 1
             })
         };
@@ -126,21 +144,35 @@ impl Lexicon {
         let mut by_stem: FnvMap<Vec<u32>> = FnvMap::default();
         let mut by_raw: FnvMap<Vec<u32>> = FnvMap::default();
         for (i, p) in phrases.iter().enumerate() {
-            let Some((raw, first)) = p.words.first() else { continue };
+            let Some((raw, first)) = p.words.first() else {
+                continue;
+            };
             let map = if *raw { &mut by_raw } else { &mut by_stem };
             map.entry(first.clone()).or_default().push(i as u32);
         }
         for list in by_stem.values_mut().chain(by_raw.values_mut()) {
             list.sort_by_key(|&i| std::cmp::Reverse(phrases[i as usize].words.len()));
         }
-        Lexicon { phrases, by_stem, by_raw }
+        Lexicon {
+            phrases,
+            by_stem,
+            by_raw,
+        }
     }
 
     /// Phrases whose first word matches `toks[at]` (raw-form phrases first), longest first.
     fn candidates<'s>(&'s self, toks: &[Token], at: usize) -> impl Iterator<Item = u32> + 's {
         let t = &toks[at];
-        let raw = self.by_raw.get(&t.raw).map(Vec::as_slice).unwrap_or_default();
-        let stem = self.by_stem.get(&t.stem).map(Vec::as_slice).unwrap_or_default();
+        let raw = self
+            .by_raw
+            .get(&t.raw)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let stem = self
+            .by_stem
+            .get(&t.stem)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         raw.iter().chain(stem).copied()
     }
 
@@ -158,7 +190,13 @@ impl Lexicon {
     }
 
     fn lead_strength(&self, id: Option<u32>) -> f64 {
-        id.map_or(0.0, |id| self.phrases[id as usize].lead.iter().copied().fold(0.0, f64::max))
+        id.map_or(0.0, |id| {
+            self.phrases[id as usize]
+                .lead
+                .iter()
+                .copied()
+                .fold(0.0, f64::max)
+        })
     }
 
     fn len(&self, id: u32) -> usize {
@@ -169,13 +207,17 @@ impl Lexicon {
     /// ("TODO: need to …") and auxiliaries ("Finish writing …"), that starts a phrase with a lead
     /// weight. Segments are tried in order.
     fn find_lead(&self, toks: &[Token]) -> Option<(usize, u32)> {
-        let starts = toks.iter().enumerate().filter(|(_, t)| t.seg_start).map(|(i, _)| i);
+        let starts = toks
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.seg_start)
+            .map(|(i, _)| i);
         for start in starts {
             let mut i = start;
             while i < toks.len() && (i == start || !toks[i].seg_start) {
                 let best = self.longest_weighted(toks, i);
                 let multiword = best.is_some_and(|b| self.len(b) >= 2);
-                if !multiword && is_skippable(&toks[i]) {
+                if toks[i].bracketed || (!multiword && is_skippable(&toks[i])) {
                     i += 1;
                     continue;
                 }
@@ -220,7 +262,9 @@ impl Lexicon {
             if i < next_free {
                 continue;
             }
-            let Some(id) = self.longest_weighted(toks, i) else { continue };
+            let Some(id) = self.longest_weighted(toks, i) else {
+                continue;
+            };
             let p = &self.phrases[id as usize];
             next_free = i + p.words.len();
             let (word, bit) = (id as usize / 64, 1u64 << (id % 64));
@@ -229,13 +273,15 @@ impl Lexicon {
             }
             seen[word] |= bit;
             for m in 0..8 {
-                let w = if at_lead { p.lead[m].max(p.any[m]) } else { p.any[m] };
+                let w = if at_lead {
+                    p.lead[m].max(p.any[m])
+                } else {
+                    p.any[m]
+                };
                 scan.scores[m] += w * factor;
             }
         }
-        if self.with_person(toks) {
-            scan.scores[idx(WorkMode::Coordinate)] += WITH_PERSON * factor;
-        }
+        scan.scores[idx(WorkMode::Coordinate)] += self.person_evidence(toks, lead) * factor;
         for c in lexicon::COMBOS {
             let lead_ok = c.lead == 0 || scan.lead_tags & c.lead != 0;
             let a_ok = c.a == 0 || scan.tags & c.a != 0;
@@ -247,28 +293,49 @@ impl Lexicon {
         scan
     }
 
-    /// "… with the design team", "… with Priya": working with someone.
-    fn with_person(&self, toks: &[Token]) -> bool {
-        let words = toks.iter().filter(|t| t.raw.chars().next().is_some_and(char::is_alphabetic));
+    /// Working with someone: "… with the design team", "… with Priya", "… to the client",
+    /// "Ask Tom …". Returns the strongest such evidence.
+    fn person_evidence(&self, toks: &[Token], lead: Option<(usize, u32)>) -> f64 {
         let (mut n, mut caps) = (0usize, 0usize);
-        for t in words {
+        for t in toks
+            .iter()
+            .filter(|t| t.raw.chars().next().is_some_and(char::is_alphabetic))
+        {
             n += 1;
             caps += usize::from(t.cap);
         }
+        // In Title Case Titles a capital letter says nothing about names.
         let title_case = n >= 3 && caps * 5 >= n * 3;
-        toks.iter().enumerate().any(|(i, t)| {
-            (t.raw == "with" || t.raw == "w")
-                && toks[i + 1..]
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, t)| !lexicon::DETERMINERS.contains(&t.raw.as_str()))
-                    .take(2)
-                    .any(|(k, t)| {
-                        let person = self.tags_of(t) & lexicon::O_PEOPLE != 0;
-                        let name = k == 0 && t.cap && !title_case && t.raw.chars().all(char::is_alphabetic);
-                        person || name
-                    })
-        })
+        let names_person = |from: usize| {
+            toks[from..]
+                .iter()
+                .filter(|t| !lexicon::DETERMINERS.contains(&t.raw.as_str()))
+                .take(2)
+                .enumerate()
+                .any(|(k, t)| {
+                    let person = self.tags_of(t) & lexicon::O_PEOPLE != 0;
+                    let name =
+                        k == 0 && t.cap && !title_case && t.raw.chars().all(char::is_alphabetic);
+                    person || name
+                })
+        };
+        let mut best: f64 = 0.0;
+        if let Some((at, id)) = lead
+            && names_person(at + self.len(id))
+        {
+            best = TO_PERSON;
+        }
+        for (i, t) in toks.iter().enumerate() {
+            let weight = match t.raw.as_str() {
+                "with" | "w" => WITH_PERSON,
+                "to" => TO_PERSON,
+                _ => continue,
+            };
+            if weight > best && names_person(i + 1) {
+                best = weight;
+            }
+        }
+        best
     }
 
     /// Tags of the one-word phrase matching `t`.
@@ -281,15 +348,16 @@ impl Lexicon {
     }
 }
 
-/// Filler words and bare numbers before the leading verb.
+/// Filler words, bare numbers and bracketed tags before the leading verb.
 fn is_skippable(t: &Token) -> bool {
     t.raw.is_empty()
+        || t.bracketed
         || lexicon::FILLERS.contains(&t.raw.as_str())
         || t.raw.chars().all(|c| c.is_ascii_digit())
 }
 
 /// Splits a lexicon phrase into words: stems, or raw forms after a leading `=`.
-fn phrase_words(phrase: &str) -> Vec<(bool, String)> {
+fn phrase_words(phrase: &str) -> Words {
     if phrase == "re-" {
         return vec![(false, "re-".to_owned())];
     }
@@ -299,7 +367,9 @@ fn phrase_words(phrase: &str) -> Vec<(bool, String)> {
     };
     let mut toks = Vec::new();
     text::tokenize(body, usize::MAX, &mut toks);
-    toks.into_iter().map(|t| (raw, if raw { t.raw } else { t.stem })).collect()
+    toks.into_iter()
+        .map(|t| (raw, if raw { t.raw } else { t.stem }))
+        .collect()
 }
 
 /// Evidence gathered from one field.
@@ -344,6 +414,9 @@ pub(crate) fn score(
             *s += add;
         }
     }
+    if title.trim_end().ends_with('?') {
+        scores[idx(WorkMode::Research)] += QUESTION;
+    }
     let prior_free = scores;
     scores[idx(WorkMode::Execute)] += EXECUTE_PRIOR;
 
@@ -354,16 +427,27 @@ pub(crate) fn score(
         }
     }
     let mode = WorkMode::ALL[best];
-    let second = (0..8).filter(|&m| m != best).map(|m| scores[m]).fold(0.0, f64::max);
+    let second = (0..8)
+        .filter(|&m| m != best)
+        .map(|m| scores[m])
+        .fold(0.0, f64::max);
     let total: f64 = scores.iter().sum();
     let top = scores[best];
     let share = if total > 0.0 { top / total } else { 1.0 };
     let margin = if top > 0.0 { (top - second) / top } else { 0.0 };
     let evidence = prior_free[best] / (prior_free[best] + 1.0);
     let confidence = 0.1 + 0.9 * evidence * (0.5 * share + 0.5 * margin);
-    let confidence = if confidence.is_finite() { confidence.clamp(0.0, 1.0) } else { 0.1 };
+    let confidence = if confidence.is_finite() {
+        confidence.clamp(0.0, 1.0)
+    } else {
+        0.1
+    };
 
-    Verdict { mode, specialization: specialization(mode, &title_scan), confidence }
+    Verdict {
+        mode,
+        specialization: specialization(mode, &title_scan),
+        confidence,
+    }
 }
 
 /// The third segment of the type key, on clear evidence in the title only.
@@ -373,7 +457,9 @@ fn specialization(mode: WorkMode, t: &FieldScan) -> Option<&'static str> {
     let lead = |m: Tags| t.lead_tags & m != 0;
     match mode {
         WorkMode::Execute if has(S_CHECKLIST) => Some("checklist"),
-        WorkMode::Execute if has(S_DEPLOY) || (lead(V_RELEASE) && has(S_RELEASE_CTX)) => Some("deploy"),
+        WorkMode::Execute if has(S_DEPLOY) || (lead(V_RELEASE) && has(S_RELEASE_CTX)) => {
+            Some("deploy")
+        }
         WorkMode::Execute if has(S_MIGRATION) => Some("migration"),
         WorkMode::Execute if has(S_SETUP) || (lead(V_INSTALL) && has(S_SOFTWARE)) => Some("setup"),
         WorkMode::Create if has(S_PROTOTYPE) => Some("prototype"),
@@ -411,20 +497,67 @@ pub(crate) fn explain(title: &str) -> String {
         .filter(|(_, s)| *s > 0.0)
         .map(|(m, s)| format!("{m}={s:.2}"))
         .collect();
-    format!("{title:?} stems={stems:?} lead={lead:?} scores=[{}]", scores.join(" "))
+    format!(
+        "{title:?} stems={stems:?} lead={lead:?} scores=[{}]",
+        scores.join(" ")
+    )
 }
 
 /// Phrases (after stemming) that appear in two weighted groups of the same mode.
 #[cfg(test)]
 pub(crate) fn duplicate_weights() -> Vec<String> {
-    let mut seen: HashMap<(Vec<(bool, String)>, usize), &str> = HashMap::new();
+    // A verb-only entry (any = 0) and a noun-only entry (lead = 0) of one word may coexist.
+    type Entry<'a> = (&'a str, bool, bool);
+    let mut seen: HashMap<(Words, usize), Entry<'_>> = HashMap::new();
     let mut dups = Vec::new();
     for group in lexicon::WEIGHTED {
         for phrase in group.phrases {
-            if let Some(prev) = seen.insert((phrase_words(phrase), idx(group.mode)), phrase) {
+            let key = (phrase_words(phrase), idx(group.mode));
+            let (lead, any) = (group.lead > 0.0, group.any > 0.0);
+            if let Some((prev, prev_lead, prev_any)) = seen.insert(key, (phrase, lead, any))
+                && ((lead && prev_lead) || (any && prev_any))
+            {
                 dups.push(format!("{}: {prev:?} / {phrase:?}", group.mode));
             }
         }
     }
     dups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mode_index_follows_work_mode_all() {
+        for (i, mode) in WorkMode::ALL.into_iter().enumerate() {
+            assert_eq!(idx(mode), i);
+        }
+    }
+
+    #[test]
+    fn finds_the_leading_verb_after_fillers_prefixes_and_auxiliaries() {
+        let lex = lexicon();
+        let lead_word = |title: &str| {
+            let mut toks = Vec::new();
+            text::tokenize(title, MAX_TITLE_TOKENS, &mut toks);
+            lex.find_lead(&toks).map(|(i, _)| toks[i].raw.clone())
+        };
+        assert_eq!(lead_word("Draft the memo").as_deref(), Some("draft"));
+        assert_eq!(lead_word("TODO: need to call mom").as_deref(), Some("call"));
+        assert_eq!(lead_word("1. Pay rent").as_deref(), Some("pay"));
+        assert_eq!(lead_word("[Ops] Renew the cert").as_deref(), Some("renew"));
+        assert_eq!(lead_word("Website: fix the nav").as_deref(), Some("fix"));
+        assert_eq!(
+            lead_word("Finish writing chapter 2").as_deref(),
+            Some("writing")
+        );
+        assert_eq!(
+            lead_word("Finish the unit tests").as_deref(),
+            Some("finish")
+        );
+        assert_eq!(lead_word("Get quotes from movers").as_deref(), Some("get"));
+        assert_eq!(lead_word("Acme renewal notes"), None);
+        assert_eq!(lead_word(""), None);
+    }
 }

@@ -24,6 +24,8 @@ pub(crate) struct Token {
     pub cap: bool,
     /// The token starts a segment (first token, or first after `:`, `|`, `—`, ` - `, `.`, newline).
     pub seg_start: bool,
+    /// The token is inside brackets (`[Design] Review the mockups`): never the leading verb.
+    pub bracketed: bool,
 }
 
 /// Splits `text` into at most `max_tokens` tokens, replacing the contents of `out`.
@@ -32,35 +34,31 @@ pub(crate) fn tokenize(text: &str, max_tokens: usize, out: &mut Vec<Token>) {
     if max_tokens == 0 {
         return;
     }
-    let mut cur = String::new();
-    let mut cur_chars = 0usize;
-    let mut cur_cap = false;
+    let mut word = Word::default();
     let mut pending_seg = true;
+    let mut depth = 0u32;
     let mut prev = ' ';
     let mut iter = text.chars().peekable();
     while let Some(c) = iter.next() {
         let next = iter.peek().copied();
         if c.is_alphanumeric() {
-            if cur_chars == 0 {
-                cur_cap = c.is_uppercase();
-            }
-            if cur_chars < MAX_TOKEN_CHARS {
-                cur.extend(c.to_lowercase());
-            }
-            cur_chars += 1;
-        } else if is_apostrophe(c) && cur_chars > 0 && next.is_some_and(char::is_alphanumeric) {
+            word.push(c);
+        } else if is_apostrophe(c) && word.chars > 0 && next.is_some_and(char::is_alphanumeric) {
             // Inside a word: drop it and keep going.
         } else {
-            if cur_chars > 0 {
-                let re_prefix = c == '-' && cur == "re" && next.is_some_and(char::is_alphabetic);
-                if re_prefix {
-                    cur.push('-');
+            if word.chars > 0 {
+                if c == '-' && word.text == "re" && next.is_some_and(char::is_alphabetic) {
+                    word.text.push('-');
                 }
-                push(out, &mut cur, cur_chars, cur_cap, &mut pending_seg);
-                cur_chars = 0;
+                out.push(word.take(std::mem::take(&mut pending_seg), depth > 0));
                 if out.len() >= max_tokens {
                     return;
                 }
+            }
+            match c {
+                '[' | '(' | '{' => depth = depth.saturating_add(1),
+                ']' | ')' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
             }
             if is_break(prev, c, next) {
                 pending_seg = true;
@@ -68,25 +66,48 @@ pub(crate) fn tokenize(text: &str, max_tokens: usize, out: &mut Vec<Token>) {
         }
         prev = c;
     }
-    if cur_chars > 0 {
-        push(out, &mut cur, cur_chars, cur_cap, &mut pending_seg);
+    if word.chars > 0 {
+        out.push(word.take(pending_seg, depth > 0));
     }
 }
 
-fn push(out: &mut Vec<Token>, cur: &mut String, chars: usize, cap: bool, pending_seg: &mut bool) {
-    let raw = if chars > MAX_TOKEN_CHARS {
-        String::new()
-    } else {
-        std::mem::take(cur)
-    };
-    cur.clear();
-    let stem = stem(&raw);
-    out.push(Token {
-        raw,
-        stem,
-        cap,
-        seg_start: std::mem::replace(pending_seg, false),
-    });
+/// The word being read.
+#[derive(Default)]
+struct Word {
+    text: String,
+    chars: usize,
+    cap: bool,
+}
+
+impl Word {
+    fn push(&mut self, c: char) {
+        if self.chars == 0 {
+            self.cap = c.is_uppercase();
+        }
+        if self.chars < MAX_TOKEN_CHARS {
+            self.text.extend(c.to_lowercase());
+        }
+        self.chars += 1;
+    }
+
+    /// Finishes the word as a token and resets for the next one.
+    fn take(&mut self, seg_start: bool, bracketed: bool) -> Token {
+        let raw = if self.chars > MAX_TOKEN_CHARS {
+            String::new()
+        } else {
+            std::mem::take(&mut self.text)
+        };
+        self.text.clear();
+        self.chars = 0;
+        let stem = stem(&raw);
+        Token {
+            raw,
+            stem,
+            cap: self.cap,
+            seg_start,
+            bracketed,
+        }
+    }
 }
 
 fn is_apostrophe(c: char) -> bool {
@@ -224,9 +245,18 @@ mod tests {
     #[test]
     fn tokenizes_punctuation_apostrophes_and_re_prefix() {
         assert_eq!(toks("Review PR #142"), ["review", "pr", "142"]);
-        assert_eq!(toks("Weekly 1:1 with Priya"), ["weekly", "1", "1", "with", "priya"]);
-        assert_eq!(toks("Evaluate the intern's work"), ["evaluat", "the", "intern", "work"]);
-        assert_eq!(toks("Re-record the vocals"), ["re-", "record", "the", "vocal"]);
+        assert_eq!(
+            toks("Weekly 1:1 with Priya"),
+            ["weekly", "1", "1", "with", "priya"]
+        );
+        assert_eq!(
+            toks("Evaluate the intern's work"),
+            ["evaluat", "the", "intern", "work"]
+        );
+        assert_eq!(
+            toks("Re-record the vocals"),
+            ["re-", "record", "the", "vocal"]
+        );
         assert_eq!(toks("ÉTÉ naïve"), ["été", "naïve"]);
     }
 
@@ -234,10 +264,17 @@ mod tests {
     fn marks_segments() {
         let mut out = Vec::new();
         tokenize("Website: fix the nav - then deploy v2.3", 100, &mut out);
-        let segs: Vec<_> = out.iter().filter(|t| t.seg_start).map(|t| t.raw.as_str()).collect();
+        let segs: Vec<_> = out
+            .iter()
+            .filter(|t| t.seg_start)
+            .map(|t| t.raw.as_str())
+            .collect();
         assert_eq!(segs, ["website", "fix", "then"]);
         tokenize("1:1 with Sam", 100, &mut out);
         assert_eq!(out.iter().filter(|t| t.seg_start).count(), 1);
+        tokenize("[Design] (v2) Review it", 100, &mut out);
+        let bracketed: Vec<_> = out.iter().map(|t| t.bracketed).collect();
+        assert_eq!(bracketed, [true, true, false, false]);
     }
 
     #[test]
