@@ -17,13 +17,21 @@ pub struct Snapshot {
 pub async fn snapshot(db: &TestDb) -> Snapshot {
     let mut counts = Vec::new();
     for table in [
-        "onto_actors", "onto_projects", "onto_documents", "onto_plans", "onto_tasks", "onto_events", "onto_event_sync",
-        "onto_edges", "legacy_entity_mappings",
+        "onto_actors",
+        "onto_projects",
+        "onto_documents",
+        "onto_plans",
+        "onto_tasks",
+        "onto_events",
+        "onto_event_sync",
+        "onto_edges",
+        "legacy_entity_mappings",
     ] {
-        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+        let n: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
         counts.push((table.to_owned(), n));
     }
     let max_updated_at: Option<String> = sqlx::query_scalar(
@@ -34,7 +42,10 @@ pub async fn snapshot(db: &TestDb) -> Snapshot {
     .fetch_one(&db.pool)
     .await
     .unwrap();
-    Snapshot { counts, max_updated_at }
+    Snapshot {
+        counts,
+        max_updated_at,
+    }
 }
 
 /// Expected target counts for a default platform run, derived from the legacy data alone.
@@ -53,7 +64,10 @@ pub struct Expected {
 }
 
 async fn scalar(db: &TestDb, sql: String) -> i64 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).fetch_one(&db.pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
+        .fetch_one(&db.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 pub async fn expected(db: &TestDb) -> Expected {
@@ -109,36 +123,104 @@ pub async fn expected(db: &TestDb) -> Expected {
 /// Assert the target matches `expected` exactly and the ledger is consistent.
 pub async fn assert_target(db: &TestDb, want: &Expected) {
     let count = |sql: &'static str| db.count(sql);
-    assert_eq!(count("SELECT count(*) FROM onto_projects").await, want.projects, "onto_projects");
-    assert_eq!(count("SELECT count(*) FROM onto_documents").await, want.documents, "onto_documents");
-    assert_eq!(count("SELECT count(*) FROM onto_plans").await, want.plans, "onto_plans");
-    assert_eq!(count("SELECT count(*) FROM onto_tasks").await, want.tasks, "onto_tasks");
-    assert_eq!(count("SELECT count(*) FROM onto_events").await, want.events, "onto_events");
-    assert_eq!(count("SELECT count(*) FROM onto_event_sync").await, want.sync_rows, "onto_event_sync");
+    assert_eq!(
+        count("SELECT count(*) FROM onto_projects").await,
+        want.projects,
+        "onto_projects"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM onto_documents").await,
+        want.documents,
+        "onto_documents"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM onto_plans").await,
+        want.plans,
+        "onto_plans"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM onto_tasks").await,
+        want.tasks,
+        "onto_tasks"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM onto_events").await,
+        want.events,
+        "onto_events"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM onto_event_sync").await,
+        want.sync_rows,
+        "onto_event_sync"
+    );
     let edges = |rel: &'static str| async move {
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM onto_edges WHERE rel = $1").bind(rel).fetch_one(&db.pool).await.unwrap()
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM onto_edges WHERE rel = $1")
+            .bind(rel)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
     };
     assert_eq!(edges("has_plan").await, want.plans, "has_plan edges");
-    assert_eq!(edges("has_context_document").await, want.documents, "has_context_document edges");
+    assert_eq!(
+        edges("has_context_document").await,
+        want.documents,
+        "has_context_document edges"
+    );
     assert_eq!(edges("has_task").await, want.has_task, "has_task edges");
-    assert_eq!(edges("belongs_to_plan").await, want.has_task, "belongs_to_plan edges");
+    assert_eq!(
+        edges("belongs_to_plan").await,
+        want.has_task,
+        "belongs_to_plan edges"
+    );
     assert_eq!(edges("has_event").await, want.events, "has_event edges");
-    assert_eq!(edges("has_subtask").await, want.has_subtask, "has_subtask edges");
-    assert_eq!(edges("depends_on").await, want.depends_on, "depends_on edges");
+    assert_eq!(
+        edges("has_subtask").await,
+        want.has_subtask,
+        "has_subtask edges"
+    );
+    assert_eq!(
+        edges("depends_on").await,
+        want.depends_on,
+        "depends_on edges"
+    );
     assert_eq!(
         count("SELECT count(*) FROM onto_edges").await,
-        want.plans + want.documents + want.has_task * 2 + want.events + want.has_subtask + want.depends_on,
+        want.plans
+            + want.documents
+            + want.has_task * 2
+            + want.events
+            + want.has_subtask
+            + want.depends_on,
         "no other edges"
     );
     // Every onto row has exactly one mapping, and every mapping points at a row.
     for (table, sql) in [
-        ("onto_projects", "SELECT count(*) FROM onto_projects o WHERE (SELECT count(*) FROM legacy_entity_mappings m WHERE m.onto_table = 'onto_projects' AND m.onto_id = o.id) <> 1"),
-        ("onto_documents", "SELECT count(*) FROM onto_documents o WHERE (SELECT count(*) FROM legacy_entity_mappings m WHERE m.onto_table = 'onto_documents' AND m.onto_id = o.id) <> 1"),
-        ("onto_plans", "SELECT count(*) FROM onto_plans o WHERE (SELECT count(*) FROM legacy_entity_mappings m WHERE m.onto_table = 'onto_plans' AND m.onto_id = o.id) <> 1"),
-        ("onto_tasks", "SELECT count(*) FROM onto_tasks o WHERE (SELECT count(*) FROM legacy_entity_mappings m WHERE m.onto_table = 'onto_tasks' AND m.onto_id = o.id) <> 1"),
-        ("onto_events", "SELECT count(*) FROM onto_events o WHERE (SELECT count(*) FROM legacy_entity_mappings m WHERE m.onto_table = 'onto_events' AND m.onto_id = o.id) <> 1"),
+        (
+            "onto_projects",
+            "SELECT count(*) FROM onto_projects o WHERE (SELECT count(*) FROM legacy_entity_mappings m WHERE m.onto_table = 'onto_projects' AND m.onto_id = o.id) <> 1",
+        ),
+        (
+            "onto_documents",
+            "SELECT count(*) FROM onto_documents o WHERE (SELECT count(*) FROM legacy_entity_mappings m WHERE m.onto_table = 'onto_documents' AND m.onto_id = o.id) <> 1",
+        ),
+        (
+            "onto_plans",
+            "SELECT count(*) FROM onto_plans o WHERE (SELECT count(*) FROM legacy_entity_mappings m WHERE m.onto_table = 'onto_plans' AND m.onto_id = o.id) <> 1",
+        ),
+        (
+            "onto_tasks",
+            "SELECT count(*) FROM onto_tasks o WHERE (SELECT count(*) FROM legacy_entity_mappings m WHERE m.onto_table = 'onto_tasks' AND m.onto_id = o.id) <> 1",
+        ),
+        (
+            "onto_events",
+            "SELECT count(*) FROM onto_events o WHERE (SELECT count(*) FROM legacy_entity_mappings m WHERE m.onto_table = 'onto_events' AND m.onto_id = o.id) <> 1",
+        ),
     ] {
-        assert_eq!(count(sql).await, 0, "{table} rows without exactly one mapping");
+        assert_eq!(
+            count(sql).await,
+            0,
+            "{table} rows without exactly one mapping"
+        );
     }
     assert_eq!(
         count("SELECT count(*) FROM legacy_entity_mappings").await,
@@ -147,25 +229,41 @@ pub async fn assert_target(db: &TestDb, want: &Expected) {
     );
     // Every selected legacy entity is mapped or logged with a category, a user and a message.
     for (what, sql) in [
-        ("tasks", "SELECT count(*) FROM tasks t JOIN projects p ON p.id = t.project_id \
+        (
+            "tasks",
+            "SELECT count(*) FROM tasks t JOIN projects p ON p.id = t.project_id \
                     WHERE p.status <> 'archived' AND t.deleted_at IS NULL AND t.status <> 'done' \
                       AND NOT EXISTS (SELECT 1 FROM legacy_entity_mappings m WHERE m.legacy_table = 'tasks' AND m.legacy_id = t.id) \
                       AND NOT EXISTS (SELECT 1 FROM migration_log l WHERE l.legacy_id = t.id AND l.entity_type = 'task' \
                                         AND l.status IN ('failed', 'skipped') AND l.error_category IS NOT NULL \
-                                        AND l.error_message <> '' AND l.user_id = p.user_id)"),
-        ("phases", "SELECT count(*) FROM phases ph JOIN projects p ON p.id = ph.project_id WHERE p.status <> 'archived' \
+                                        AND l.error_message <> '' AND l.user_id = p.user_id)",
+        ),
+        (
+            "phases",
+            "SELECT count(*) FROM phases ph JOIN projects p ON p.id = ph.project_id WHERE p.status <> 'archived' \
                       AND NOT EXISTS (SELECT 1 FROM legacy_entity_mappings m WHERE m.legacy_table = 'phases' AND m.legacy_id = ph.id) \
                       AND NOT EXISTS (SELECT 1 FROM migration_log l WHERE l.legacy_id = ph.id AND l.status IN ('failed', 'skipped') \
-                                        AND l.error_category = 'data' AND l.user_id = p.user_id)"),
-        ("events", "SELECT count(*) FROM task_calendar_events e JOIN tasks t ON t.id = e.task_id JOIN projects p ON p.id = t.project_id \
+                                        AND l.error_category = 'data' AND l.user_id = p.user_id)",
+        ),
+        (
+            "events",
+            "SELECT count(*) FROM task_calendar_events e JOIN tasks t ON t.id = e.task_id JOIN projects p ON p.id = t.project_id \
                      WHERE p.status <> 'archived' AND t.deleted_at IS NULL AND t.status <> 'done' \
                       AND NOT EXISTS (SELECT 1 FROM legacy_entity_mappings m WHERE m.legacy_table = 'task_calendar_events' AND m.legacy_id = e.id) \
                       AND NOT EXISTS (SELECT 1 FROM migration_log l WHERE l.legacy_id = e.id AND l.status IN ('failed', 'skipped') \
-                                        AND l.error_category IS NOT NULL AND l.user_id = p.user_id)"),
-        ("projects", "SELECT count(*) FROM projects p WHERE p.status <> 'archived' \
-                      AND (SELECT count(*) FROM legacy_entity_mappings m WHERE m.legacy_table = 'projects' AND m.legacy_id = p.id) <> 1"),
+                                        AND l.error_category IS NOT NULL AND l.user_id = p.user_id)",
+        ),
+        (
+            "projects",
+            "SELECT count(*) FROM projects p WHERE p.status <> 'archived' \
+                      AND (SELECT count(*) FROM legacy_entity_mappings m WHERE m.legacy_table = 'projects' AND m.legacy_id = p.id) <> 1",
+        ),
     ] {
-        assert_eq!(count(sql).await, 0, "selected {what} neither mapped nor logged with a category");
+        assert_eq!(
+            count(sql).await,
+            0,
+            "selected {what} neither mapped nor logged with a category"
+        );
     }
     assert_eq!(
         count("SELECT count(*) FROM migration_log WHERE status IN ('failed', 'skipped') \
@@ -173,11 +271,18 @@ pub async fn assert_target(db: &TestDb, want: &Expected) {
         0,
         "log rows without category, message or user"
     );
-    assert_eq!(count("SELECT count(*) FROM onto_tasks WHERE priority NOT BETWEEN 2 AND 5").await, 0, "priorities");
+    assert_eq!(
+        count("SELECT count(*) FROM onto_tasks WHERE priority NOT BETWEEN 2 AND 5").await,
+        0,
+        "priorities"
+    );
     // Users without a name got an actor named after their email's local part.
     assert_eq!(
-        count("SELECT count(*) FROM onto_actors a JOIN users u ON u.id = a.user_id \
-               WHERE u.name IS NULL AND a.name <> split_part(u.email, '@', 1)").await,
+        count(
+            "SELECT count(*) FROM onto_actors a JOIN users u ON u.id = a.user_id \
+               WHERE u.name IS NULL AND a.name <> split_part(u.email, '@', 1)"
+        )
+        .await,
         0,
         "actor names of users without a name"
     );

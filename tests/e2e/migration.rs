@@ -19,15 +19,38 @@ async fn prepared(prefix: &str, seed_args: &[&str]) -> TestDb {
 }
 
 fn run_id(stdout: &str) -> Uuid {
-    stdout.trim().parse().unwrap_or_else(|e| panic!("run start printed {stdout:?}: {e}"))
+    stdout
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("run start printed {stdout:?}: {e}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_rows_migrate_exactly_once_through_the_queue_and_resync_writes_nothing() {
-    let db = prepared("bad", &["--users", "6", "--projects-per-user", "3", "--tasks-per-project", "12", "--seed", "7", "--bad-rows"]).await;
+    let db = prepared(
+        "bad",
+        &[
+            "--users",
+            "6",
+            "--projects-per-user",
+            "3",
+            "--tasks-per-project",
+            "12",
+            "--seed",
+            "7",
+            "--bad-rows",
+        ],
+    )
+    .await;
     let want = expected(&db).await;
-    assert!(want.cycle_tasks >= 2, "the bad rows include parent cycles: {want:?}");
-    assert!(want.tasks > 50 && want.events > 0 && want.depends_on > 0 && want.has_subtask > 0, "{want:?}");
+    assert!(
+        want.cycle_tasks >= 2,
+        "the bad rows include parent cycles: {want:?}"
+    );
+    assert!(
+        want.tasks > 50 && want.events > 0 && want.depends_on > 0 && want.has_subtask > 0,
+        "{want:?}"
+    );
 
     let _w1 = db.spawn_worker("w1", 2, &[]);
     let _w2 = db.spawn_worker("w2", 2, &[]);
@@ -44,21 +67,54 @@ async fn bad_rows_migrate_exactly_once_through_the_queue_and_resync_writes_nothi
     .unwrap();
     assert_eq!(i64::from(total), want.projects);
     assert_eq!((failed, skipped), (0, 0));
-    assert!(partial >= 1 && ok >= 1 && ok + partial == total, "ok {ok} partial {partial} total {total}");
-    assert_eq!(db.count("SELECT count(*) FROM apalis.jobs WHERE status <> 'Done'").await, 0, "every job done");
-    assert_eq!(db.count("SELECT count(*) FROM migration_attempts").await, i64::from(total), "one attempt per project");
+    assert!(
+        partial >= 1 && ok >= 1 && ok + partial == total,
+        "ok {ok} partial {partial} total {total}"
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM apalis.jobs WHERE status <> 'Done'")
+            .await,
+        0,
+        "every job done"
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM migration_attempts").await,
+        i64::from(total),
+        "one attempt per project"
+    );
     // Both worker processes took part.
-    assert_eq!(db.count("SELECT count(DISTINCT split_part(worker, '-', 1)) FROM migration_run_items").await, 2);
-    assert_eq!(db.count("SELECT count(*) FROM migration_platform_lock WHERE run_id IS NULL AND token = 1").await, 1, "lock released");
+    assert_eq!(
+        db.count("SELECT count(DISTINCT split_part(worker, '-', 1)) FROM migration_run_items")
+            .await,
+        2
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM migration_platform_lock WHERE run_id IS NULL AND token = 1")
+            .await,
+        1,
+        "lock released"
+    );
 
     // A second run over everything, through the ledger: nothing is written.
     let before = snapshot(&db).await;
-    let out = db.cli(&["run", "start", "--all", "--resync", "--watch", "--json"]).await;
-    assert_eq!(out.status.code(), Some(3), "a run with data errors exits 3: {}", String::from_utf8_lossy(&out.stderr));
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json prints one document");
+    let out = db
+        .cli(&["run", "start", "--all", "--resync", "--watch", "--json"])
+        .await;
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a run with data errors exits 3: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("--json prints one document");
     assert_eq!(summary["status"], "completed_with_errors");
     assert_eq!(summary["items"]["total"].as_i64(), Some(want.projects));
-    assert_eq!(snapshot(&db).await, before, "a resync of unchanged data writes no row");
+    assert_eq!(
+        snapshot(&db).await,
+        before,
+        "a resync of unchanged data writes no row"
+    );
     let run2: Uuid = summary["run_id"].as_str().unwrap().parse().unwrap();
     assert_eq!(
         db.count("SELECT count(*) FROM migration_log l JOIN migration_runs r ON r.id = l.run_id \
@@ -75,16 +131,44 @@ async fn bad_rows_migrate_exactly_once_through_the_queue_and_resync_writes_nothi
     .fetch_one(&db.pool)
     .await
     .unwrap();
-    sqlx::query("UPDATE tasks SET title = title || ' (edited)', priority = 'urgent' WHERE id = $1").bind(task).execute(&db.pool).await.unwrap();
-    let project: Uuid = sqlx::query_scalar("SELECT project_id FROM tasks WHERE id = $1").bind(task).fetch_one(&db.pool).await.unwrap();
-    let out = db.cli(&["run", "start", "--project", &project.to_string(), "--resync", "--watch"]).await;
-    assert!(matches!(out.status.code(), Some(0 | 3)), "{}", String::from_utf8_lossy(&out.stderr));
+    sqlx::query("UPDATE tasks SET title = title || ' (edited)', priority = 'urgent' WHERE id = $1")
+        .bind(task)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let project: Uuid = sqlx::query_scalar("SELECT project_id FROM tasks WHERE id = $1")
+        .bind(task)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let out = db
+        .cli(&[
+            "run",
+            "start",
+            "--project",
+            &project.to_string(),
+            "--resync",
+            "--watch",
+        ])
+        .await;
+    assert!(
+        matches!(out.status.code(), Some(0 | 3)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (title, priority): (String, i32) =
-        sqlx::query_as("SELECT title, priority FROM onto_tasks WHERE id = $1").bind(onto).fetch_one(&db.pool).await.unwrap();
+        sqlx::query_as("SELECT title, priority FROM onto_tasks WHERE id = $1")
+            .bind(onto)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
     assert!(title.ends_with(" (edited)"), "{title}");
     assert_eq!(priority, 5);
     assert_eq!(
-        db.count("SELECT count(*) FROM migration_log WHERE operation = 'resync' AND status = 'completed'").await,
+        db.count(
+            "SELECT count(*) FROM migration_log WHERE operation = 'resync' AND status = 'completed'"
+        )
+        .await,
         1,
         "exactly the drifted task was resynced"
     );
@@ -92,20 +176,40 @@ async fn bad_rows_migrate_exactly_once_through_the_queue_and_resync_writes_nothi
     let mut expected_after = before.clone();
     after.max_updated_at = None;
     expected_after.max_updated_at = None;
-    assert_eq!(after, expected_after, "a resync updates in place: same row counts");
+    assert_eq!(
+        after, expected_after,
+        "a resync updates in place: same row counts"
+    );
     db.drop_db().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sigkilled_worker_leaves_no_duplicates_and_its_jobs_are_recovered() {
-    let db = prepared("kill", &["--users", "8", "--projects-per-user", "4", "--tasks-per-project", "8", "--seed", "11"]).await;
+    let db = prepared(
+        "kill",
+        &[
+            "--users",
+            "8",
+            "--projects-per-user",
+            "4",
+            "--tasks-per-project",
+            "8",
+            "--seed",
+            "11",
+        ],
+    )
+    .await;
     let want = expected(&db).await;
     // Every project transaction is held open 400 ms, so the kill lands mid-transaction.
     let slow = [("ONTOFLEET__FAULTS__DELAY_MS", "400")];
     let mut victim = db.spawn_worker("victim", 2, &slow);
     let run = run_id(&db.cli_ok(&["run", "start", "--all"]).await);
     let started = Instant::now();
-    while db.count("SELECT count(*) FROM migration_run_items WHERE status = 'succeeded'").await < 3 {
+    while db
+        .count("SELECT count(*) FROM migration_run_items WHERE status = 'succeeded'")
+        .await
+        < 3
+    {
         assert!(started.elapsed() < RUN_TIMEOUT, "victim made no progress");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -122,14 +226,21 @@ async fn a_sigkilled_worker_leaves_no_duplicates_and_its_jobs_are_recovered() {
     }
     let recovered_in = killed_at.elapsed();
     assert_eq!(db.wait_run(run, RUN_TIMEOUT).await, "completed");
-    println!("{orphans} orphaned job(s) recovered {:.1}s after SIGKILL", recovered_in.as_secs_f64());
+    println!(
+        "{orphans} orphaned job(s) recovered {:.1}s after SIGKILL",
+        recovered_in.as_secs_f64()
+    );
     assert_target(&db, &want).await;
-    let (total, ok): (i32, i32) = sqlx::query_as("SELECT total_items, succeeded_items FROM migration_runs WHERE id = $1")
-        .bind(run)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    assert_eq!((i64::from(total), i64::from(ok)), (want.projects, want.projects));
+    let (total, ok): (i32, i32) =
+        sqlx::query_as("SELECT total_items, succeeded_items FROM migration_runs WHERE id = $1")
+            .bind(run)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (i64::from(total), i64::from(ok)),
+        (want.projects, want.projects)
+    );
     assert_eq!(db.count("SELECT count(*) FROM migration_log WHERE status = 'completed' AND entity_type = 'project'").await, want.projects, "each project written once");
     db.drop_db().await;
 }

@@ -6,7 +6,11 @@ use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
 
 #[derive(Debug, Parser)]
-#[command(name = "ontofleet", version, about = "Migrate BuildOS legacy planning data into the ontology schema with a durable worker fleet")]
+#[command(
+    name = "ontofleet",
+    version,
+    about = "Migrate BuildOS legacy planning data into the ontology schema with a durable worker fleet"
+)]
 pub struct Cli {
     /// PostgreSQL URL (else ONTOFLEET_DATABASE_URL, else DATABASE_URL).
     #[arg(long, global = true, value_name = "URL")]

@@ -32,7 +32,11 @@ pub async fn dispatch(cli: Cli) -> Result<(), CliError> {
 }
 
 fn init_logging(cli: &Cli, settings: &Settings) -> Result<(), CliError> {
-    let default = match (cli.quiet, cli.verbose, matches!(cli.command, Command::Worker(_))) {
+    let default = match (
+        cli.quiet,
+        cli.verbose,
+        matches!(cli.command, Command::Worker(_)),
+    ) {
         (true, _, _) => "error",
         (false, 0, false) => "warn",
         (false, 0, true) | (false, 1, _) => "info,sqlx=warn",
@@ -42,11 +46,17 @@ fn init_logging(cli: &Cli, settings: &Settings) -> Result<(), CliError> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ONTOFLEET_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let format = cli.log_format.as_deref().unwrap_or(&settings.log_format);
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         "json" => builder.json().init(),
         "text" => builder.with_ansi(std::io::stderr().is_terminal()).init(),
-        other => return Err(CliError::usage(format!("unknown log format `{other}` (expected text or json)"))),
+        other => {
+            return Err(CliError::usage(format!(
+                "unknown log format `{other}` (expected text or json)"
+            )));
+        }
     }
     Ok(())
 }
@@ -61,13 +71,26 @@ async fn require_schema(pool: &PgPool) -> Result<(), CliError> {
     )
     .fetch_one(pool)
     .await?;
-    if ready { Ok(()) } else { Err(CliError::runtime("the ontofleet schema is not installed: run `ontofleet db migrate` first")) }
+    if ready {
+        Ok(())
+    } else {
+        Err(CliError::runtime(
+            "the ontofleet schema is not installed: run `ontofleet db migrate` first",
+        ))
+    }
 }
 
 async fn db_migrate(cli: &Cli, settings: &Settings) -> Result<(), CliError> {
     let pool = connect(settings).await?;
     ontofleet_db::migrate_all(&pool, &ontofleet_queue::migrator()).await?;
-    let states = ontofleet_db::migration_status(&pool, &[("queue", &ontofleet_queue::migrator()), ("app", &ontofleet_db::MIGRATOR)]).await?;
+    let states = ontofleet_db::migration_status(
+        &pool,
+        &[
+            ("queue", &ontofleet_queue::migrator()),
+            ("app", &ontofleet_db::MIGRATOR),
+        ],
+    )
+    .await?;
     let applied = states.iter().filter(|s| s.applied_at.is_some()).count();
     if cli.json {
         output::json(&json!({"applied": applied, "pending": states.len() - applied}));
@@ -80,13 +103,19 @@ async fn db_migrate(cli: &Cli, settings: &Settings) -> Result<(), CliError> {
 async fn db_status(cli: &Cli, settings: &Settings) -> Result<(), CliError> {
     let pool = connect(settings).await?;
     let queue = ontofleet_queue::migrator();
-    let states = ontofleet_db::migration_status(&pool, &[("queue", &queue), ("app", &ontofleet_db::MIGRATOR)]).await?;
+    let states = ontofleet_db::migration_status(
+        &pool,
+        &[("queue", &queue), ("app", &ontofleet_db::MIGRATOR)],
+    )
+    .await?;
     if cli.json {
         let list: Vec<Value> = states
             .iter()
             .map(|s| json!({"set": s.set, "version": s.version, "description": s.description, "applied_at": s.applied_at}))
             .collect();
-        output::json(&json!({"migrations": list, "pending": states.iter().filter(|s| s.applied_at.is_none()).count()}));
+        output::json(
+            &json!({"migrations": list, "pending": states.iter().filter(|s| s.applied_at.is_none()).count()}),
+        );
         return Ok(());
     }
     let rows: Vec<Vec<String>> = states
@@ -96,7 +125,10 @@ async fn db_status(cli: &Cli, settings: &Settings) -> Result<(), CliError> {
                 s.set.to_owned(),
                 s.version.to_string(),
                 s.description.clone(),
-                s.applied_at.map_or_else(|| "pending".to_owned(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
+                s.applied_at.map_or_else(
+                    || "pending".to_owned(),
+                    |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
+                ),
             ]
         })
         .collect();
@@ -108,9 +140,13 @@ async fn seed(cli: &Cli, settings: &Settings, args: &SeedArgs) -> Result<(), Cli
     let pool = connect(settings).await?;
     if args.reset {
         ontofleet_db::reset_app_data(&pool, ontofleet_queue::QUEUE).await?;
-        ontofleet_seed::reset(&pool).await.map_err(|e| CliError::runtime(format!("reset failed: {e}")))?;
+        ontofleet_seed::reset(&pool)
+            .await
+            .map_err(|e| CliError::runtime(format!("reset failed: {e}")))?;
     }
-    ontofleet_seed::create_schema(&pool).await.map_err(|e| CliError::runtime(format!("cannot create the legacy schema: {e}")))?;
+    ontofleet_seed::create_schema(&pool)
+        .await
+        .map_err(|e| CliError::runtime(format!("cannot create the legacy schema: {e}")))?;
     if args.schema_only {
         if cli.json {
             output::json(&json!({"schema": "created"}));
@@ -178,13 +214,18 @@ async fn run_start(cli: &Cli, settings: &Settings, args: &StartArgs) -> Result<(
         force: args.force,
         initiated_by: initiated_by(),
     };
-    let producer = ontofleet_producer::ProducerSettings { lease: Duration::from_secs(settings.lock.lease_secs), policies: settings.retry };
-    let started = ontofleet_producer::start_run(&pool, &request, &producer).await.map_err(|e| match e {
-        ProducerError::LockHeld(_) => CliError::locked(e.to_string()),
-        ProducerError::AlreadyActive(_) => CliError::locked(e.to_string()),
-        ProducerError::NotFound(_) => CliError::usage(e.to_string()),
-        other => CliError::runtime(format!("cannot start the run: {other}")),
-    })?;
+    let producer = ontofleet_producer::ProducerSettings {
+        lease: Duration::from_secs(settings.lock.lease_secs),
+        policies: settings.retry,
+    };
+    let started = ontofleet_producer::start_run(&pool, &request, &producer)
+        .await
+        .map_err(|e| match e {
+            ProducerError::LockHeld(_) => CliError::locked(e.to_string()),
+            ProducerError::AlreadyActive(_) => CliError::locked(e.to_string()),
+            ProducerError::NotFound(_) => CliError::usage(e.to_string()),
+            other => CliError::runtime(format!("cannot start the run: {other}")),
+        })?;
     if let Some(old) = started.superseded {
         tracing::warn!(%old, "the previous platform run's lease had expired; it was cancelled");
     }
@@ -192,10 +233,15 @@ async fn run_start(cli: &Cli, settings: &Settings, args: &StartArgs) -> Result<(
         return watch(cli, &pool, started.run_id).await;
     }
     if cli.json {
-        output::json(&json!({"run_id": started.run_id, "status": started.status, "total_items": started.total_items}));
+        output::json(
+            &json!({"run_id": started.run_id, "status": started.status, "total_items": started.total_items}),
+        );
     } else {
         println!("{}", started.run_id);
-        eprintln!("run {} {}: {} project(s) enqueued", started.run_id, started.status, started.total_items);
+        eprintln!(
+            "run {} {}: {} project(s) enqueued",
+            started.run_id, started.status, started.total_items
+        );
     }
     Ok(())
 }
@@ -244,14 +290,27 @@ async fn run_list(cli: &Cli, settings: &Settings, limit: i64) -> Result<(), CliE
             ]
         })
         .collect();
-    output::table(&["RUN", "SCOPE", "STATUS", "DONE", "WITH ERRORS", "CREATED", "DURATION"], &rows);
+    output::table(
+        &[
+            "RUN",
+            "SCOPE",
+            "STATUS",
+            "DONE",
+            "WITH ERRORS",
+            "CREATED",
+            "DURATION",
+        ],
+        &rows,
+    );
     Ok(())
 }
 
 async fn load_run(pool: &PgPool, run: Uuid) -> Result<RunRow, CliError> {
-    ledger::get_run_pool(pool, run)
-        .await?
-        .ok_or_else(|| CliError::usage(format!("run {run} does not exist; list runs with `ontofleet run list`")))
+    ledger::get_run_pool(pool, run).await?.ok_or_else(|| {
+        CliError::usage(format!(
+            "run {run} does not exist; list runs with `ontofleet run list`"
+        ))
+    })
 }
 
 async fn run_show(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), CliError> {
@@ -263,31 +322,73 @@ async fn run_show(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), Cl
     let problems = ledger::entity_problems(&pool, run_id).await?;
     let entities = ledger::entity_totals(&pool, run_id).await?;
     let mut conn = pool.acquire().await?;
-    let lock = ontofleet_control::lock_status(&mut conn).await.map_err(|e| CliError::runtime(e.to_string()))?;
+    let lock = ontofleet_control::lock_status(&mut conn)
+        .await
+        .map_err(|e| CliError::runtime(e.to_string()))?;
     let holds_lock = lock.run_id == Some(run_id) && lock.is_locked;
     if cli.json {
         let mut doc = run_json(&run);
-        doc["items_by_status"] = json!(breakdown.iter().map(|(s, c, n)| json!({"status": s, "category": c, "count": n})).collect::<Vec<_>>());
-        doc["top_errors"] = json!(errors.iter().map(|(c, m, n)| json!({"category": c, "message": m, "items": n})).collect::<Vec<_>>());
-        doc["entity_problems"] = json!(problems.iter().map(|(e, s, c, n)| json!({"entity_type": e, "status": s, "category": c, "count": n})).collect::<Vec<_>>());
+        doc["items_by_status"] = json!(
+            breakdown
+                .iter()
+                .map(|(s, c, n)| json!({"status": s, "category": c, "count": n}))
+                .collect::<Vec<_>>()
+        );
+        doc["top_errors"] = json!(
+            errors
+                .iter()
+                .map(|(c, m, n)| json!({"category": c, "message": m, "items": n}))
+                .collect::<Vec<_>>()
+        );
+        doc["entity_problems"] = json!(
+            problems
+                .iter()
+                .map(
+                    |(e, s, c, n)| json!({"entity_type": e, "status": s, "category": c, "count": n})
+                )
+                .collect::<Vec<_>>()
+        );
         doc["entities"] = entities;
         doc["lock"] = json!({"held_by_this_run": holds_lock, "token": lock.token, "expires_at": lock.expires_at});
         output::json(&doc);
         return Ok(());
     }
     println!("run        {}", run.id);
-    println!("scope      {}{}", run.scope, if run.dry_run { " (dry run)" } else { "" });
+    println!(
+        "scope      {}{}",
+        run.scope,
+        if run.dry_run { " (dry run)" } else { "" }
+    );
     println!("status     {}", run.status);
-    println!("items      {}/{} done: {} succeeded, {} partial, {} failed, {} skipped, {} cancelled",
-        run.done_items(), run.total_items, run.succeeded_items, run.partial_items, run.failed_items, run.skipped_items, run.cancelled_items);
-    println!("started    {}", run.started_at.map_or_else(|| "-".to_owned(), |t| t.to_rfc3339()));
-    println!("finished   {}", run.finished_at.map_or_else(|| "-".to_owned(), |t| t.to_rfc3339()));
+    println!(
+        "items      {}/{} done: {} succeeded, {} partial, {} failed, {} skipped, {} cancelled",
+        run.done_items(),
+        run.total_items,
+        run.succeeded_items,
+        run.partial_items,
+        run.failed_items,
+        run.skipped_items,
+        run.cancelled_items
+    );
+    println!(
+        "started    {}",
+        run.started_at
+            .map_or_else(|| "-".to_owned(), |t| t.to_rfc3339())
+    );
+    println!(
+        "finished   {}",
+        run.finished_at
+            .map_or_else(|| "-".to_owned(), |t| t.to_rfc3339())
+    );
     println!("duration   {}", output::secs(duration_secs(&run)));
     println!("reference  {}", run.reference_time.to_rfc3339());
     println!(
         "lock       {}",
         match run.lock_token {
-            Some(t) if holds_lock => format!("held (token {t}, expires {})", lock.expires_at.map(|e| e.to_rfc3339()).unwrap_or_default()),
+            Some(t) if holds_lock => format!(
+                "held (token {t}, expires {})",
+                lock.expires_at.map(|e| e.to_rfc3339()).unwrap_or_default()
+            ),
             Some(t) => format!("released (token {t})"),
             None => "not taken (scoped or dry run)".to_owned(),
         }
@@ -295,7 +396,16 @@ async fn run_show(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), Cl
     println!();
     output::table(
         &["ITEM STATUS", "CATEGORY", "COUNT"],
-        &breakdown.iter().map(|(s, c, n)| vec![s.clone(), c.clone().unwrap_or_else(|| "-".to_owned()), n.to_string()]).collect::<Vec<_>>(),
+        &breakdown
+            .iter()
+            .map(|(s, c, n)| {
+                vec![
+                    s.clone(),
+                    c.clone().unwrap_or_else(|| "-".to_owned()),
+                    n.to_string(),
+                ]
+            })
+            .collect::<Vec<_>>(),
     );
     if let Some(map) = entities.as_object().filter(|m| !m.is_empty()) {
         println!();
@@ -303,7 +413,15 @@ async fn run_show(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), Cl
             .iter()
             .filter_map(|k| map.get(*k).map(|v| (k, v)))
             .map(|(k, v)| {
-                let cells = v.as_object().map(|o| o.iter().map(|(a, n)| format!("{a} {n}")).collect::<Vec<_>>().join(", ")).unwrap_or_default();
+                let cells = v
+                    .as_object()
+                    .map(|o| {
+                        o.iter()
+                            .map(|(a, n)| format!("{a} {n}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default();
                 vec![(*k).to_owned(), cells]
             })
             .collect();
@@ -313,14 +431,33 @@ async fn run_show(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), Cl
         println!();
         output::table(
             &["ENTITY PROBLEM", "STATUS", "CATEGORY", "COUNT"],
-            &problems.iter().map(|(e, s, c, n)| vec![e.clone(), s.clone(), c.clone().unwrap_or_default(), n.to_string()]).collect::<Vec<_>>(),
+            &problems
+                .iter()
+                .map(|(e, s, c, n)| {
+                    vec![
+                        e.clone(),
+                        s.clone(),
+                        c.clone().unwrap_or_default(),
+                        n.to_string(),
+                    ]
+                })
+                .collect::<Vec<_>>(),
         );
     }
     if !errors.is_empty() {
         println!();
         output::table(
             &["CATEGORY", "ITEMS", "TOP ERRORS"],
-            &errors.iter().map(|(c, m, n)| vec![c.clone().unwrap_or_default(), n.to_string(), m.chars().take(120).collect()]).collect::<Vec<_>>(),
+            &errors
+                .iter()
+                .map(|(c, m, n)| {
+                    vec![
+                        c.clone().unwrap_or_default(),
+                        n.to_string(),
+                        m.chars().take(120).collect(),
+                    ]
+                })
+                .collect::<Vec<_>>(),
         );
     }
     Ok(())
@@ -343,18 +480,31 @@ async fn watch(cli: &Cli, pool: &PgPool, run_id: Uuid) -> Result<(), CliError> {
     let run = loop {
         let run = load_run(pool, run_id).await?;
         let done = run.done_items();
-        let status: RunStatus = run.status.parse().map_err(|e| CliError::runtime(format!("{e}")))?;
+        let status: RunStatus = run
+            .status
+            .parse()
+            .map_err(|e| CliError::runtime(format!("{e}")))?;
         let msg = format!(
             "ok {} partial {} failed {} skipped {} cancelled {}",
-            run.succeeded_items, run.partial_items, run.failed_items, run.skipped_items, run.cancelled_items
+            run.succeeded_items,
+            run.partial_items,
+            run.failed_items,
+            run.skipped_items,
+            run.cancelled_items
         );
         if let Some(bar) = &bar {
             bar.set_length(run.total_items.max(0) as u64);
             bar.set_position(done.max(0) as u64);
             bar.set_message(msg.clone());
-        } else if !cli.quiet && !cli.json && (last_line.elapsed() >= Duration::from_secs(5) || status.is_terminal()) {
+        } else if !cli.quiet
+            && !cli.json
+            && (last_line.elapsed() >= Duration::from_secs(5) || status.is_terminal())
+        {
             let rate = done as f64 / started.elapsed().as_secs_f64().max(0.001);
-            eprintln!("run {run_id} {}: {done}/{} items ({rate:.1}/s) {msg}", run.status, run.total_items);
+            eprintln!(
+                "run {run_id} {}: {done}/{} items ({rate:.1}/s) {msg}",
+                run.status, run.total_items
+            );
             last_line = Instant::now();
         }
         if status.is_terminal() {
@@ -385,7 +535,9 @@ async fn watch(cli: &Cli, pool: &PgPool, run_id: Uuid) -> Result<(), CliError> {
     }
     match run.status.as_str() {
         "completed" => Ok(()),
-        other => Err(CliError::run_unsuccessful(format!("run {run_id} finished {other}; see `ontofleet run show {run_id}`"))),
+        other => Err(CliError::run_unsuccessful(format!(
+            "run {run_id} finished {other}; see `ontofleet run show {run_id}`"
+        ))),
     }
 }
 
@@ -409,7 +561,10 @@ async fn worker(settings: &Settings, args: &WorkerArgs) -> Result<(), CliError> 
         fault_delay: Duration::from_millis(settings.faults.delay_ms),
     };
     if settings.faults.delay_ms > 0 {
-        tracing::warn!(delay_ms = settings.faults.delay_ms, "fault injection enabled: every project transaction is delayed");
+        tracing::warn!(
+            delay_ms = settings.faults.delay_ms,
+            "fault injection enabled: every project transaction is delayed"
+        );
     }
     ontofleet_worker::run(pool, worker, handler, shutdown_signal())
         .await

@@ -21,19 +21,31 @@ pub struct CliError {
 impl CliError {
     /// Exit 1.
     pub fn runtime(message: impl Into<String>) -> Self {
-        Self { code: 1, message: message.into() }
+        Self {
+            code: 1,
+            message: message.into(),
+        }
     }
     /// Exit 2.
     pub fn usage(message: impl Into<String>) -> Self {
-        Self { code: 2, message: message.into() }
+        Self {
+            code: 2,
+            message: message.into(),
+        }
     }
     /// Exit 3.
     pub fn run_unsuccessful(message: impl Into<String>) -> Self {
-        Self { code: 3, message: message.into() }
+        Self {
+            code: 3,
+            message: message.into(),
+        }
     }
     /// Exit 4.
     pub fn locked(message: impl Into<String>) -> Self {
-        Self { code: 4, message: message.into() }
+        Self {
+            code: 4,
+            message: message.into(),
+        }
     }
 }
 
@@ -41,9 +53,9 @@ impl From<ontofleet_db::DbError> for CliError {
     fn from(e: ontofleet_db::DbError) -> Self {
         match e {
             ontofleet_db::DbError::BadUrl(_) => Self::usage(e.to_string()),
-            ontofleet_db::DbError::Unreachable { .. } => {
-                Self::runtime(format!("{e}; check that PostgreSQL is running and the URL is right"))
-            }
+            ontofleet_db::DbError::Unreachable { .. } => Self::runtime(format!(
+                "{e}; check that PostgreSQL is running and the URL is right"
+            )),
             other => Self::runtime(other.to_string()),
         }
     }
@@ -57,7 +69,10 @@ impl From<sqlx::Error> for CliError {
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -43,23 +43,35 @@ const DEFAULTS: &str = include_str!("defaults.toml");
 
 impl Settings {
     pub fn load(file: Option<&Path>, database_url: Option<&str>) -> Result<Self, CliError> {
-        let mut builder = config::Config::builder().add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
         builder = match file {
             Some(path) => {
                 if !path.exists() {
-                    return Err(CliError::usage(format!("config file {} does not exist", path.display())));
+                    return Err(CliError::usage(format!(
+                        "config file {} does not exist",
+                        path.display()
+                    )));
                 }
                 builder.add_source(config::File::from(path))
             }
             None => builder.add_source(config::File::with_name("ontofleet.toml").required(false)),
         };
-        builder = builder.add_source(config::Environment::with_prefix("ONTOFLEET").prefix_separator("__").separator("__"));
+        builder = builder.add_source(
+            config::Environment::with_prefix("ONTOFLEET")
+                .prefix_separator("__")
+                .separator("__"),
+        );
         let mut settings: Settings = builder
             .build()
             .and_then(config::Config::try_deserialize)
             .map_err(|e| CliError::usage(format!("invalid configuration: {e}")))?;
         let from_env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
-        if let Some(url) = database_url.map(str::to_owned).or_else(|| from_env("ONTOFLEET_DATABASE_URL")).or_else(|| from_env("DATABASE_URL")) {
+        if let Some(url) = database_url
+            .map(str::to_owned)
+            .or_else(|| from_env("ONTOFLEET_DATABASE_URL"))
+            .or_else(|| from_env("DATABASE_URL"))
+        {
             settings.database.url = url;
         }
         Ok(settings)

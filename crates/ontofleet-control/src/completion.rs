@@ -80,7 +80,11 @@ pub async fn complete_item(
     finish_run_if_done(conn, fence.run_id).await
 }
 
-async fn bump_counter(conn: &mut PgConnection, run_id: Uuid, status: ItemStatus) -> Result<(), ControlError> {
+async fn bump_counter(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    status: ItemStatus,
+) -> Result<(), ControlError> {
     let column = match status {
         ItemStatus::Succeeded => "succeeded_items",
         ItemStatus::Partial => "partial_items",
@@ -91,22 +95,51 @@ async fn bump_counter(conn: &mut PgConnection, run_id: Uuid, status: ItemStatus)
     };
     // `column` is one of the fixed names above.
     let sql = format!("UPDATE migration_runs SET {column} = {column} + 1 WHERE id = $1");
-    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(run_id).execute(conn).await?;
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(run_id)
+        .execute(conn)
+        .await?;
     Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct Counters {
+    status: String,
+    total: i32,
+    ok: i32,
+    partial: i32,
+    failed: i32,
+    skipped: i32,
+    cancelled: i32,
+    token: Option<i64>,
 }
 
 /// If every item of the run is terminal and the run is still active, perform the completion
 /// transition: final status, summary, lock release, NOTIFY. Must run in the transaction that
 /// made the last item terminal (it locks the run row).
-pub async fn finish_run_if_done(conn: &mut PgConnection, run_id: Uuid) -> Result<Option<RunStatus>, ControlError> {
-    let row: Option<(String, i32, i32, i32, i32, i32, i32, Option<i64>)> = sqlx::query_as(
-        "SELECT status, total_items, succeeded_items, partial_items, failed_items, skipped_items, \
-                cancelled_items, lock_token FROM migration_runs WHERE id = $1 FOR UPDATE",
+pub async fn finish_run_if_done(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+) -> Result<Option<RunStatus>, ControlError> {
+    let row: Option<Counters> = sqlx::query_as(
+        "SELECT status, total_items AS total, succeeded_items AS ok, partial_items AS partial, failed_items AS failed, \
+                skipped_items AS skipped, cancelled_items AS cancelled, lock_token AS token \
+           FROM migration_runs WHERE id = $1 FOR UPDATE",
     )
     .bind(run_id)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((status, total, ok, partial, failed, skipped, cancelled, token)) = row else {
+    let Some(Counters {
+        status,
+        total,
+        ok,
+        partial,
+        failed,
+        skipped,
+        cancelled,
+        token,
+    }) = row
+    else {
         return Ok(None);
     };
     let active = matches!(status.as_str(), "running" | "cancelling");
@@ -149,14 +182,19 @@ pub async fn finish_run_if_done(conn: &mut PgConnection, run_id: Uuid) -> Result
 /// Refresh the per-user stats view without blocking readers.
 pub async fn refresh_stats(pool: &PgPool) -> Result<Duration, ControlError> {
     let started = std::time::Instant::now();
-    sqlx::query("REFRESH MATERIALIZED VIEW CONCURRENTLY user_migration_stats").execute(pool).await?;
+    sqlx::query("REFRESH MATERIALIZED VIEW CONCURRENTLY user_migration_stats")
+        .execute(pool)
+        .await?;
     Ok(started.elapsed())
 }
 
 /// Move an active run to `cancelling`, cancel its items that are not running, and complete it
 /// as `cancelled` if nothing is running any more. The caller kills the queued jobs in the same
 /// transaction. Returns the number of items cancelled, or `None` if the run was not active.
-pub async fn cancel_run(conn: &mut PgConnection, run_id: Uuid) -> Result<Option<u64>, ControlError> {
+pub async fn cancel_run(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+) -> Result<Option<u64>, ControlError> {
     let active: Option<String> = sqlx::query_scalar(
         "UPDATE migration_runs SET status = 'cancelling' WHERE id = $1 AND status IN ('pending', 'running', 'cancelling') \
          RETURNING status",

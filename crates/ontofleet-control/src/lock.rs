@@ -90,7 +90,10 @@ pub async fn acquire_platform_lock(
     .fetch_optional(&mut *conn)
     .await?;
     if let Some((token, previous_run)) = row {
-        return Ok(Acquired { token, previous_run });
+        return Ok(Acquired {
+            token,
+            previous_run,
+        });
     }
     let status = lock_status(conn).await?;
     Err(LockError::Held {
@@ -136,11 +139,20 @@ pub async fn check_fence(
     .bind(token)
     .fetch_one(conn)
     .await?;
-    if holds { Ok(()) } else { Err(ControlError::Fenced { run_id, token }) }
+    if holds {
+        Ok(())
+    } else {
+        Err(ControlError::Fenced { run_id, token })
+    }
 }
 
 /// Release the lock if `run_id` holds it with `token`. Returns whether it did.
-pub async fn release(conn: &mut PgConnection, run_id: Uuid, token: i64, by: &str) -> Result<bool, ControlError> {
+pub async fn release(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    token: i64,
+    by: &str,
+) -> Result<bool, ControlError> {
     let done = sqlx::query(
         "UPDATE migration_platform_lock SET run_id = NULL, holder = NULL, expires_at = NULL, \
                 released_at = clock_timestamp(), released_by = $3 WHERE id = 1 AND run_id = $1 AND token = $2",
@@ -154,7 +166,10 @@ pub async fn release(conn: &mut PgConnection, run_id: Uuid, token: i64, by: &str
 }
 
 /// Clear the lock whatever holds it, recording who did it. Returns the run that held it.
-pub async fn force_release(conn: &mut PgConnection, by: &str) -> Result<Option<Uuid>, ControlError> {
+pub async fn force_release(
+    conn: &mut PgConnection,
+    by: &str,
+) -> Result<Option<Uuid>, ControlError> {
     let previous: Option<Option<Uuid>> = sqlx::query_scalar(
         "WITH old AS (SELECT run_id FROM migration_platform_lock WHERE id = 1 FOR UPDATE) \
          UPDATE migration_platform_lock l SET run_id = NULL, holder = NULL, expires_at = NULL, \
@@ -167,7 +182,12 @@ pub async fn force_release(conn: &mut PgConnection, by: &str) -> Result<Option<U
 }
 
 /// Renew the lease of `run_id` (the producer while enqueuing a large run, and at its commit).
-pub async fn renew(conn: &mut PgConnection, run_id: Uuid, token: i64, lease: Duration) -> Result<bool, ControlError> {
+pub async fn renew(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    token: i64,
+    lease: Duration,
+) -> Result<bool, ControlError> {
     let done = sqlx::query(
         "UPDATE migration_platform_lock SET renewed_at = clock_timestamp(), \
                 expires_at = clock_timestamp() + make_interval(secs => $3) WHERE id = 1 AND run_id = $1 AND token = $2",

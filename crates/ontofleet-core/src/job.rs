@@ -26,7 +26,11 @@ fn default_version() -> u32 {
 impl ProjectJob {
     /// A payload of the current version.
     pub fn new(run_id: Uuid, project_id: Uuid) -> Self {
-        Self { v: PAYLOAD_VERSION, run_id, project_id }
+        Self {
+            v: PAYLOAD_VERSION,
+            run_id,
+            project_id,
+        }
     }
 }
 
@@ -40,7 +44,10 @@ mod tests {
                        "project_id":"6f1c1f6e-0000-4000-8000-000000000002","future":true}"#;
         let job: ProjectJob = serde_json::from_str(json).unwrap();
         assert_eq!(job.v, PAYLOAD_VERSION);
-        assert_eq!(job.project_id.to_string(), "6f1c1f6e-0000-4000-8000-000000000002");
+        assert_eq!(
+            job.project_id.to_string(),
+            "6f1c1f6e-0000-4000-8000-000000000002"
+        );
     }
 
     #[test]

@@ -28,7 +28,9 @@ impl CategoryPolicy {
     /// The delay before attempt `attempt + 1`, given a jitter sample in `[-1, 1]`.
     pub fn delay(&self, attempt: u32, jitter_sample: f64) -> Duration {
         let exp = attempt.saturating_sub(1).min(64) as i32;
-        let raw = (self.base_secs * self.factor.powi(exp)).min(self.cap_secs).max(0.0);
+        let raw = (self.base_secs * self.factor.powi(exp))
+            .min(self.cap_secs)
+            .max(0.0);
         let spread = raw * self.jitter.clamp(0.0, 1.0) * jitter_sample.clamp(-1.0, 1.0);
         Duration::from_secs_f64((raw + spread).max(0.0))
     }
@@ -85,7 +87,11 @@ impl RetryPolicies {
     /// The largest number of executions any category allows; the queue row's `max_attempts`
     /// must be at least this so the queue never gives up before the policy does.
     pub fn max_attempts(&self) -> u32 {
-        self.recoverable.max_attempts.max(self.data.max_attempts).max(self.fatal.max_attempts).max(1)
+        self.recoverable
+            .max_attempts
+            .max(self.data.max_attempts)
+            .max(self.fatal.max_attempts)
+            .max(1)
     }
 }
 
@@ -121,14 +127,20 @@ pub fn decide(
         ErrorCategory::Fatal => Decision::Skip,
         ErrorCategory::Recoverable => {
             if attempt < policy.max_attempts {
-                Decision::Retry { delay: policy.delay(attempt, jitter_sample), fallback: fallback_used }
+                Decision::Retry {
+                    delay: policy.delay(attempt, jitter_sample),
+                    fallback: fallback_used,
+                }
             } else {
                 Decision::Fail
             }
         }
         ErrorCategory::Data => {
             if attempt < policy.max_attempts {
-                Decision::Retry { delay: policy.delay(attempt, jitter_sample), fallback: true }
+                Decision::Retry {
+                    delay: policy.delay(attempt, jitter_sample),
+                    fallback: true,
+                }
             } else {
                 Decision::Fail
             }
@@ -145,14 +157,25 @@ mod tests {
     #[test]
     fn recoverable_backs_off_exponentially_until_max_attempts() {
         let delays: Vec<u64> = (1..8)
-            .map(|a| match decide(&P, ErrorCategory::Recoverable, a, false, 0.0) {
-                Decision::Retry { delay, fallback: false } => delay.as_secs(),
-                other => panic!("attempt {a}: {other:?}"),
-            })
+            .map(
+                |a| match decide(&P, ErrorCategory::Recoverable, a, false, 0.0) {
+                    Decision::Retry {
+                        delay,
+                        fallback: false,
+                    } => delay.as_secs(),
+                    other => panic!("attempt {a}: {other:?}"),
+                },
+            )
             .collect();
         assert_eq!(delays, vec![2, 4, 8, 16, 32, 64, 128]);
-        assert_eq!(decide(&P, ErrorCategory::Recoverable, 8, false, 0.0), Decision::Fail);
-        assert_eq!(decide(&P, ErrorCategory::Recoverable, 9, false, 0.0), Decision::Fail);
+        assert_eq!(
+            decide(&P, ErrorCategory::Recoverable, 8, false, 0.0),
+            Decision::Fail
+        );
+        assert_eq!(
+            decide(&P, ErrorCategory::Recoverable, 9, false, 0.0),
+            Decision::Fail
+        );
     }
 
     #[test]
@@ -161,7 +184,11 @@ mod tests {
         assert_eq!(p.delay(20, 0.0), Duration::from_secs(300));
         assert_eq!(p.delay(20, 1.0), Duration::from_secs(360));
         assert_eq!(p.delay(20, -1.0), Duration::from_secs(240));
-        assert_eq!(p.delay(20, 7.0), Duration::from_secs(360), "sample is clamped");
+        assert_eq!(
+            p.delay(20, 7.0),
+            Duration::from_secs(360),
+            "sample is clamped"
+        );
         assert_eq!(p.delay(1, 0.5), Duration::from_secs_f64(2.2));
     }
 
@@ -179,14 +206,20 @@ mod tests {
             decide(&P, ErrorCategory::Data, 1, false, 0.0),
             Decision::Retry { fallback: true, delay } if delay.is_zero()
         ));
-        assert_eq!(decide(&P, ErrorCategory::Data, 2, true, 0.0), Decision::Fail);
+        assert_eq!(
+            decide(&P, ErrorCategory::Data, 2, true, 0.0),
+            Decision::Fail
+        );
     }
 
     #[test]
     fn fatal_is_skipped_at_any_attempt() {
         for attempt in [1, 2, 100] {
             for fb in [false, true] {
-                assert_eq!(decide(&P, ErrorCategory::Fatal, attempt, fb, 0.3), Decision::Skip);
+                assert_eq!(
+                    decide(&P, ErrorCategory::Fatal, attempt, fb, 0.3),
+                    Decision::Skip
+                );
             }
         }
     }

@@ -66,7 +66,10 @@ string_enum!(
 impl RunStatus {
     /// No further item transitions are expected.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Completed | Self::CompletedWithErrors | Self::Cancelled)
+        matches!(
+            self,
+            Self::Completed | Self::CompletedWithErrors | Self::Cancelled
+        )
     }
 }
 

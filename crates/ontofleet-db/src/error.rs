@@ -52,7 +52,9 @@ pub fn category_of(error: &sqlx::Error) -> ErrorCategory {
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed
         | sqlx::Error::Protocol(_) => ErrorCategory::Recoverable,
-        sqlx::Error::Database(db) => db.code().map_or(ErrorCategory::Fatal, |c| sqlstate_category(&c)),
+        sqlx::Error::Database(db) => db
+            .code()
+            .map_or(ErrorCategory::Fatal, |c| sqlstate_category(&c)),
         sqlx::Error::RowNotFound => ErrorCategory::Fatal,
         sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) | sqlx::Error::Encode(_) => {
             ErrorCategory::Data
@@ -105,7 +107,10 @@ mod tests {
     fn driver_errors_map_to_categories() {
         let io = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
         assert_eq!(category_of(&io), ErrorCategory::Recoverable);
-        assert_eq!(category_of(&sqlx::Error::PoolTimedOut), ErrorCategory::Recoverable);
+        assert_eq!(
+            category_of(&sqlx::Error::PoolTimedOut),
+            ErrorCategory::Recoverable
+        );
         assert_eq!(category_of(&sqlx::Error::RowNotFound), ErrorCategory::Fatal);
     }
 }

@@ -67,7 +67,10 @@ const RUN_COLUMNS: &str = "id, scope, status, dry_run, options, reference_time, 
 /// Fetch one run.
 pub async fn get_run(conn: &mut PgConnection, id: Uuid) -> Result<Option<RunRow>, DbError> {
     let sql = format!("SELECT {RUN_COLUMNS} FROM migration_runs WHERE id = $1");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?)
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?)
 }
 
 /// Fetch one run from the pool.
@@ -78,8 +81,12 @@ pub async fn get_run_pool(pool: &PgPool, id: Uuid) -> Result<Option<RunRow>, DbE
 
 /// The newest runs first.
 pub async fn list_runs(pool: &PgPool, limit: i64) -> Result<Vec<RunRow>, DbError> {
-    let sql = format!("SELECT {RUN_COLUMNS} FROM migration_runs ORDER BY created_at DESC, id LIMIT $1");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(pool).await?)
+    let sql =
+        format!("SELECT {RUN_COLUMNS} FROM migration_runs ORDER BY created_at DESC, id LIMIT $1");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(limit)
+        .fetch_all(pool)
+        .await?)
 }
 
 /// Parameters of a new run.
@@ -271,7 +278,11 @@ pub async fn item_breakdown(
 }
 
 /// The most frequent item errors of a run: `(category, message, items)`.
-pub async fn top_errors(pool: &PgPool, run_id: Uuid, limit: i64) -> Result<Vec<(Option<String>, String, i64)>, DbError> {
+pub async fn top_errors(
+    pool: &PgPool,
+    run_id: Uuid,
+    limit: i64,
+) -> Result<Vec<(Option<String>, String, i64)>, DbError> {
     Ok(sqlx::query_as(
         "SELECT error_category, last_error, count(*) FROM migration_run_items \
           WHERE run_id = $1 AND last_error IS NOT NULL GROUP BY 1, 2 ORDER BY 3 DESC, 2 LIMIT $2",
@@ -283,7 +294,10 @@ pub async fn top_errors(pool: &PgPool, run_id: Uuid, limit: i64) -> Result<Vec<(
 }
 
 /// Entity-level problems logged by a run: `(entity_type, status, category, rows)`.
-pub async fn entity_problems(pool: &PgPool, run_id: Uuid) -> Result<Vec<(String, String, Option<String>, i64)>, DbError> {
+pub async fn entity_problems(
+    pool: &PgPool,
+    run_id: Uuid,
+) -> Result<Vec<(String, String, Option<String>, i64)>, DbError> {
     Ok(sqlx::query_as(
         "SELECT entity_type, status, error_category, count(*) FROM migration_log \
           WHERE run_id = $1 AND status IN ('failed', 'skipped') GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",

@@ -10,7 +10,10 @@ pub mod migrate;
 pub mod pool;
 
 pub use error::{DbError, category_of};
-pub use migrate::{MIGRATOR, MigrationState, migrate_all, migration_status, refresh_stats_if_present, reset_app_data};
+pub use migrate::{
+    MIGRATOR, MigrationState, migrate_all, migration_status, refresh_stats_if_present,
+    reset_app_data,
+};
 pub use pool::{DbSettings, connect};
 
 /// Re-exported so that dependants share one sqlx version without naming it themselves.

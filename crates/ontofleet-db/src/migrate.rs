@@ -15,8 +15,15 @@ use crate::DbError;
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 
 /// Legacy tables the app schema reads; they must exist before `db migrate`.
-const LEGACY_TABLES: [&str; 7] =
-    ["users", "projects", "phases", "phase_tasks", "tasks", "project_calendars", "task_calendar_events"];
+const LEGACY_TABLES: [&str; 7] = [
+    "users",
+    "projects",
+    "phases",
+    "phase_tasks",
+    "tasks",
+    "project_calendars",
+    "task_calendar_events",
+];
 
 /// Whether every legacy table exists in `public`.
 pub async fn legacy_tables_present(pool: &PgPool) -> Result<bool, DbError> {
@@ -67,16 +74,24 @@ pub async fn migration_status(
         let applied: Vec<(i64, DateTime<Utc>)> = if exists {
             // The table name comes from the migrator's own constant, not from user input.
             let sql = format!("SELECT version, installed_on FROM {table} WHERE success");
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .fetch_all(pool)
+                .await?
         } else {
             Vec::new()
         };
-        for m in migrator.iter().filter(|m| m.migration_type.is_up_migration()) {
+        for m in migrator
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+        {
             out.push(MigrationState {
                 set,
                 version: m.version,
                 description: m.description.to_string(),
-                applied_at: applied.iter().find(|(v, _)| *v == m.version).map(|(_, at)| *at),
+                applied_at: applied
+                    .iter()
+                    .find(|(v, _)| *v == m.version)
+                    .map(|(_, at)| *at),
             });
         }
     }
@@ -86,7 +101,9 @@ pub async fn migration_status(
 /// Delete ontology, ledger and this app's queue rows (development `seed --reset`). The lock's
 /// fencing token is kept: it must never go back.
 pub async fn reset_app_data(pool: &PgPool, queue: &str) -> Result<(), DbError> {
-    let app: bool = sqlx::query_scalar("SELECT to_regclass('public.onto_projects') IS NOT NULL").fetch_one(pool).await?;
+    let app: bool = sqlx::query_scalar("SELECT to_regclass('public.onto_projects') IS NOT NULL")
+        .fetch_one(pool)
+        .await?;
     if app {
         sqlx::raw_sql(
             "TRUNCATE onto_edges, onto_event_sync, onto_events, onto_documents, onto_tasks, onto_plans, onto_projects, \
@@ -98,18 +115,28 @@ pub async fn reset_app_data(pool: &PgPool, queue: &str) -> Result<(), DbError> {
         .execute(pool)
         .await?;
     }
-    let queue_present: bool = sqlx::query_scalar("SELECT to_regclass('apalis.jobs') IS NOT NULL").fetch_one(pool).await?;
+    let queue_present: bool = sqlx::query_scalar("SELECT to_regclass('apalis.jobs') IS NOT NULL")
+        .fetch_one(pool)
+        .await?;
     if queue_present {
-        sqlx::query("DELETE FROM apalis.jobs WHERE job_type = $1").bind(queue).execute(pool).await?;
+        sqlx::query("DELETE FROM apalis.jobs WHERE job_type = $1")
+            .bind(queue)
+            .execute(pool)
+            .await?;
     }
     Ok(())
 }
 
 /// Refresh the stats view if it exists (after seeding).
 pub async fn refresh_stats_if_present(pool: &PgPool) -> Result<(), DbError> {
-    let present: bool = sqlx::query_scalar("SELECT to_regclass('public.user_migration_stats') IS NOT NULL").fetch_one(pool).await?;
+    let present: bool =
+        sqlx::query_scalar("SELECT to_regclass('public.user_migration_stats') IS NOT NULL")
+            .fetch_one(pool)
+            .await?;
     if present {
-        sqlx::query("REFRESH MATERIALIZED VIEW user_migration_stats").execute(pool).await?;
+        sqlx::query("REFRESH MATERIALIZED VIEW user_migration_stats")
+            .execute(pool)
+            .await?;
     }
     Ok(())
 }

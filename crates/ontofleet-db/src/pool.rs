@@ -38,7 +38,12 @@ pub fn redact(url: &str) -> String {
         (Some(scheme), Some(at)) if at > scheme => {
             let creds = &url[scheme + 3..at];
             match creds.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &creds[..colon], &url[at..]),
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
                 None => url.to_owned(),
             }
         }
@@ -58,7 +63,10 @@ pub async fn connect(settings: &DbSettings) -> Result<PgPool, DbError> {
         .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs.max(1)))
         .connect_with(options)
         .await
-        .map_err(|e| DbError::Unreachable { url: redact(&settings.url), source: e })?;
+        .map_err(|e| DbError::Unreachable {
+            url: redact(&settings.url),
+            source: e,
+        })?;
     Ok(pool)
 }
 
@@ -68,7 +76,10 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("postgres:///db"), "postgres:///db");
     }

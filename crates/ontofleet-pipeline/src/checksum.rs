@@ -55,7 +55,11 @@ fn normalise_timestamp(s: &str) -> Option<String> {
         return None;
     }
     let parsed = DateTime::parse_from_rfc3339(s).ok()?;
-    Some(parsed.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::AutoSi, true))
+    Some(
+        parsed
+            .with_timezone(&Utc)
+            .to_rfc3339_opts(SecondsFormat::AutoSi, true),
+    )
 }
 
 /// SHA-256 hex of the canonical JSON of `value`.
@@ -83,13 +87,19 @@ mod tests {
         assert_eq!(canonical_json(&a), r#"{"t":"2026-06-20T10:00:00Z"}"#);
         assert_eq!(checksum(&a), checksum(&b));
         let micro = json!({"t": "2026-06-20T10:00:00.123456+00:00"});
-        assert_eq!(canonical_json(&micro), r#"{"t":"2026-06-20T10:00:00.123456Z"}"#);
+        assert_eq!(
+            canonical_json(&micro),
+            r#"{"t":"2026-06-20T10:00:00.123456Z"}"#
+        );
     }
 
     #[test]
     fn plain_strings_and_values_change_the_checksum() {
         assert_ne!(checksum(&json!({"a": "x"})), checksum(&json!({"a": "y"})));
-        assert_eq!(canonical_json(&json!({"d": "2026-06-20", "s": "a\"b"})), r#"{"d":"2026-06-20","s":"a\"b"}"#);
+        assert_eq!(
+            canonical_json(&json!({"d": "2026-06-20", "s": "a\"b"})),
+            r#"{"d":"2026-06-20","s":"a\"b"}"#
+        );
         assert_eq!(checksum(&json!({})).len(), 64);
     }
 }

@@ -10,14 +10,15 @@
 //!    such as "TODO: need to" and after a `Project:` prefix) and scores it strongly, then scores
 //!    every other known phrase and noun more weakly;
 //! 3. adds verb × object rules ("*update* the *calendar*" is admin, "*update* the *logo*" is
-//!    refine, "*draft* the hiring *plan*" is plan) and "with <person>" as coordinate evidence;
+//!    refine, "*draft* the hiring *plan*" is plan), "with `<person>`" as coordinate evidence and
+//!    a trailing `?` as research evidence (bracketed tags like `[Ops]` are never the verb);
 //! 4. weights the description at 0.35 and the details at 0.25 of the title, and gives `execute` a
 //!    small prior so it wins when evidence is weak;
 //! 5. emits a specialization only on clear evidence in the title.
 //!
 //! The words live in the data tables of the private `lexicon` submodule, not in code paths. They
 //! describe how people write tasks in general, not the labelled set the classifier is tested on
-//! (`testdata/task-modes.tsv`, plus the independent `testdata/task-modes-holdout.tsv`).
+//! (`testdata/task-modes.tsv`; see `testdata/README.md` for the other, independent sets).
 
 mod lexicon;
 mod rules;

@@ -64,7 +64,10 @@ pub struct Pipeline {
 impl Pipeline {
     /// A pipeline with the embedded rules classifier.
     pub fn with_rules(catalog: TemplateCatalog) -> Self {
-        Self { catalog: Arc::new(catalog), classifier: Arc::new(RulesClassifier) }
+        Self {
+            catalog: Arc::new(catalog),
+            classifier: Arc::new(RulesClassifier),
+        }
     }
 }
 
@@ -83,7 +86,10 @@ pub struct ProjectOutcome {
 pub async fn lock_project(conn: &mut PgConnection, project_id: Uuid) -> Result<(), sqlx::Error> {
     let bytes = project_id.as_bytes();
     let key = i64::from_be_bytes(bytes[..8].try_into().unwrap_or([0; 8])) ^ 0x6f6e_746f_666c_6565;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(key).execute(conn).await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(key)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -95,17 +101,32 @@ pub async fn migrate_project(
     ctx: &RunContext,
     project_id: Uuid,
 ) -> Result<ProjectOutcome, PipelineError> {
-    let legacy = load::load_project(&mut *conn, project_id).await?.ok_or(PipelineError::ProjectGone(project_id))?;
+    let legacy = load::load_project(&mut *conn, project_id)
+        .await?
+        .ok_or(PipelineError::ProjectGone(project_id))?;
     // Classify only the tasks whose rows will be written: unchanged ones keep their props.
     let (selected, _) = transform::select_tasks(&legacy, ctx);
     let to_classify: Vec<&load::Task> = selected
         .iter()
-        .filter(|t| ledger_action(&legacy.mappings, "tasks", t.data.id, &checksum::checksum(&t.raw)).0.writes())
+        .filter(|t| {
+            ledger_action(
+                &legacy.mappings,
+                "tasks",
+                t.data.id,
+                &checksum::checksum(&t.raw),
+            )
+            .0
+            .writes()
+        })
         .map(|t| &t.data)
         .collect();
     let texts: Vec<TaskText<'_>> = to_classify
         .iter()
-        .map(|t| TaskText { title: &t.title, description: t.description.as_deref(), details: t.details.as_deref() })
+        .map(|t| TaskText {
+            title: &t.title,
+            description: t.description.as_deref(),
+            details: t.details.as_deref(),
+        })
         .collect();
     let classifications = if texts.is_empty() {
         Vec::new()
@@ -114,11 +135,19 @@ pub async fn migrate_project(
     } else {
         pipeline.classifier.classify(&texts).await?
     };
-    let classified: HashMap<Uuid, _> = to_classify.iter().map(|t| t.id).zip(classifications).collect();
+    let classified: HashMap<Uuid, _> = to_classify
+        .iter()
+        .map(|t| t.id)
+        .zip(classifications)
+        .collect();
     let cs = transform::build(&legacy, ctx, &pipeline.catalog, &classified);
     if ctx.dry_run {
         let counts = cs.counts(0, 0);
-        return Ok(ProjectOutcome { partial: cs.has_problems(), preview: Some(preview(&cs, &counts)), counts });
+        return Ok(ProjectOutcome {
+            partial: cs.has_problems(),
+            preview: Some(preview(&cs, &counts)),
+            counts,
+        });
     }
     let actor = write::ensure_actor(&mut *conn, &legacy.user).await?;
     let stats = write::write(&mut *conn, &cs, ctx, actor, legacy.user.id).await?;

@@ -188,16 +188,23 @@ pub struct User {
 fn typed<T: serde::de::DeserializeOwned>(table: &str, raw: Value) -> Result<Row<T>, PipelineError> {
     match serde_json::from_value::<T>(raw.clone()) {
         Ok(data) => Ok(Row { data, raw }),
-        Err(e) => Err(PipelineError::Unreadable(format!("{table} row {}: {e}", raw.get("id").unwrap_or(&Value::Null)))),
+        Err(e) => Err(PipelineError::Unreadable(format!(
+            "{table} row {}: {e}",
+            raw.get("id").unwrap_or(&Value::Null)
+        ))),
     }
 }
 
 /// Load a project and everything under it; `None` if the project no longer exists.
-pub async fn load_project(conn: &mut PgConnection, project_id: Uuid) -> Result<Option<LegacyProject>, PipelineError> {
-    let Some(raw) = sqlx::query_scalar::<_, Value>("SELECT to_jsonb(p) FROM projects p WHERE p.id = $1")
-        .bind(project_id)
-        .fetch_optional(&mut *conn)
-        .await?
+pub async fn load_project(
+    conn: &mut PgConnection,
+    project_id: Uuid,
+) -> Result<Option<LegacyProject>, PipelineError> {
+    let Some(raw) =
+        sqlx::query_scalar::<_, Value>("SELECT to_jsonb(p) FROM projects p WHERE p.id = $1")
+            .bind(project_id)
+            .fetch_optional(&mut *conn)
+            .await?
     else {
         return Ok(None);
     };
@@ -206,7 +213,12 @@ pub async fn load_project(conn: &mut PgConnection, project_id: Uuid) -> Result<O
         .bind(project.data.user_id)
         .fetch_optional(&mut *conn)
         .await?
-        .ok_or_else(|| PipelineError::Unreadable(format!("owner {} of project {project_id} does not exist", project.data.user_id)))?;
+        .ok_or_else(|| {
+            PipelineError::Unreadable(format!(
+                "owner {} of project {project_id} does not exist",
+                project.data.user_id
+            ))
+        })?;
     let phases = sqlx::query_scalar::<_, Value>(
         "SELECT to_jsonb(ph) FROM phases ph WHERE ph.project_id = $1 ORDER BY ph.\"order\", ph.id",
     )
@@ -262,12 +274,26 @@ pub async fn load_project(conn: &mut PgConnection, project_id: Uuid) -> Result<O
     .bind(&legacy_ids)
     .fetch_all(&mut *conn)
     .await?;
-    let mappings = mappings.into_iter().map(|m| ((m.legacy_table.clone(), m.legacy_id), m)).collect();
-    let deleted_task_ids = sqlx::query_scalar::<_, Uuid>("SELECT id FROM tasks WHERE project_id = $1 AND deleted_at IS NOT NULL")
-        .bind(project_id)
-        .fetch_all(&mut *conn)
-        .await?
+    let mappings = mappings
         .into_iter()
+        .map(|m| ((m.legacy_table.clone(), m.legacy_id), m))
         .collect();
-    Ok(Some(LegacyProject { project, user, phases, tasks, links, events, mappings, deleted_task_ids }))
+    let deleted_task_ids = sqlx::query_scalar::<_, Uuid>(
+        "SELECT id FROM tasks WHERE project_id = $1 AND deleted_at IS NOT NULL",
+    )
+    .bind(project_id)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+    Ok(Some(LegacyProject {
+        project,
+        user,
+        phases,
+        tasks,
+        links,
+        events,
+        mappings,
+        deleted_task_ids,
+    }))
 }

@@ -43,11 +43,16 @@ pub fn words(text: &str) -> Vec<String> {
 }
 
 fn has_any(words: &[String], keys: &[&str]) -> bool {
-    words.iter().any(|w| keys.iter().any(|k| w == k || (k.len() > 4 && w.strip_suffix('s') == Some(k))))
+    words.iter().any(|w| {
+        keys.iter()
+            .any(|k| w == k || (k.len() > 4 && w.strip_suffix('s') == Some(k)))
+    })
 }
 
 fn has_phrase(words: &[String], phrase: &[&str]) -> bool {
-    words.windows(phrase.len()).any(|w| w.iter().zip(phrase).all(|(a, b)| a == b))
+    words
+        .windows(phrase.len())
+        .any(|w| w.iter().zip(phrase).all(|(a, b)| a == b))
 }
 
 /// Keyword rules over name + description + tags → `facets.context`, first match wins.
@@ -72,30 +77,79 @@ pub fn propose_project_key(text: &str) -> &'static str {
     let w = words(text);
     let rules: [(&[&str], &'static str); 14] = [
         (&["wedding"], "project.event.wedding"),
-        (&["conference", "summit", "meetup"], "project.event.conference"),
-        (&["thesis", "research", "study", "experiment"], "project.researcher.study"),
-        (&["client", "agency", "customer"], "project.agency.client_work"),
-        (&["github", "oss", "opensource"], "project.maintainer.open_source"),
-        (&["startup", "fundraising", "investors"], "project.founder.startup"),
+        (
+            &["conference", "summit", "meetup"],
+            "project.event.conference",
+        ),
+        (
+            &["thesis", "research", "study", "experiment"],
+            "project.researcher.study",
+        ),
+        (
+            &["client", "agency", "customer"],
+            "project.agency.client_work",
+        ),
+        (
+            &["github", "oss", "opensource"],
+            "project.maintainer.open_source",
+        ),
+        (
+            &["startup", "fundraising", "investors"],
+            "project.founder.startup",
+        ),
         (&["novel", "book", "memoir"], "project.writer.book"),
-        (&["article", "blog", "essay", "newsletter"], "project.writer.article"),
-        (&["campaign", "marketing", "launch"], "project.marketer.campaign"),
-        (&["app", "software", "website", "api", "mobile", "saas"], "project.developer.app"),
-        (&["course", "assignment", "homework", "semester"], "project.student.assignment"),
+        (
+            &["article", "blog", "essay", "newsletter"],
+            "project.writer.article",
+        ),
+        (
+            &["campaign", "marketing", "launch"],
+            "project.marketer.campaign",
+        ),
+        (
+            &["app", "software", "website", "api", "mobile", "saas"],
+            "project.developer.app",
+        ),
+        (
+            &["course", "assignment", "homework", "semester"],
+            "project.student.assignment",
+        ),
         (&["coaching", "mentoring"], "project.coach.client"),
-        (&["fitness", "routine", "habit", "marathon", "running"], "project.personal.routine"),
-        (&["home", "house", "garden", "kitchen", "renovation", "apartment"], "project.personal.home"),
+        (
+            &["fitness", "routine", "habit", "marathon", "running"],
+            "project.personal.routine",
+        ),
+        (
+            &[
+                "home",
+                "house",
+                "garden",
+                "kitchen",
+                "renovation",
+                "apartment",
+            ],
+            "project.personal.home",
+        ),
     ];
     if has_phrase(&w, &["open", "source"]) {
         return "project.maintainer.open_source";
     }
-    rules.iter().find(|(keys, _)| has_any(&w, keys)).map_or("project.migration.generic", |(_, key)| key)
+    rules
+        .iter()
+        .find(|(keys, _)| has_any(&w, keys))
+        .map_or("project.migration.generic", |(_, key)| key)
 }
 
 /// Phase dates against the run's reference time → plan state; `Err` for an inverted range.
-pub fn plan_state(start: NaiveDate, end: NaiveDate, reference: DateTime<Utc>) -> Result<&'static str, String> {
+pub fn plan_state(
+    start: NaiveDate,
+    end: NaiveDate,
+    reference: DateTime<Utc>,
+) -> Result<&'static str, String> {
     if end < start {
-        return Err(format!("phase end date {end} is before its start date {start}"));
+        return Err(format!(
+            "phase end date {end} is before its start date {start}"
+        ));
     }
     let today = reference.date_naive();
     Ok(if end < today {
@@ -129,7 +183,11 @@ pub fn task_priority(priority: &str) -> i32 {
 
 /// `task_calendar_events.sync_status` → `onto_events.state_key`.
 pub fn event_state(sync_status: &str) -> &'static str {
-    if sync_status == "cancelled" { "cancelled" } else { "scheduled" }
+    if sync_status == "cancelled" {
+        "cancelled"
+    } else {
+        "scheduled"
+    }
 }
 
 /// Deep merge: objects merge recursively, everything else in `overlay` replaces `base`.
@@ -142,7 +200,9 @@ pub fn deep_merge(base: &mut Value, overlay: Value) {
                     continue;
                 }
                 match b.get_mut(&k) {
-                    Some(existing) if existing.is_object() && v.is_object() => deep_merge(existing, v),
+                    Some(existing) if existing.is_object() && v.is_object() => {
+                        deep_merge(existing, v)
+                    }
                     _ => {
                         b.insert(k, v);
                     }
@@ -156,9 +216,12 @@ pub fn deep_merge(base: &mut Value, overlay: Value) {
 /// Remove null members (props keep only what the legacy row had).
 pub fn strip_nulls(value: Value) -> Value {
     match value {
-        Value::Object(map) => {
-            Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, strip_nulls(v))).collect())
-        }
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, strip_nulls(v)))
+                .collect(),
+        ),
         other => other,
     }
 }
@@ -235,12 +298,21 @@ mod tests {
         assert_eq!(plan_state(d(2026, 1, 1), d(2026, 6, 15), r), Ok("active"));
         assert_eq!(plan_state(d(2026, 6, 15), d(2026, 7, 1), r), Ok("active"));
         assert_eq!(plan_state(d(2026, 6, 16), d(2026, 7, 1), r), Ok("draft"));
-        assert!(plan_state(d(2026, 7, 1), d(2026, 6, 1), r).unwrap_err().contains("before its start"));
+        assert!(
+            plan_state(d(2026, 7, 1), d(2026, 6, 1), r)
+                .unwrap_err()
+                .contains("before its start")
+        );
     }
 
     #[test]
     fn task_states_priorities_and_event_states() {
-        for (legacy, want) in [("backlog", "todo"), ("in_progress", "in_progress"), ("blocked", "blocked"), ("done", "done")] {
+        for (legacy, want) in [
+            ("backlog", "todo"),
+            ("in_progress", "in_progress"),
+            ("blocked", "blocked"),
+            ("done", "done"),
+        ] {
             assert_eq!(task_state(legacy), want);
         }
         for (legacy, want) in [("low", 2), ("medium", 3), ("high", 4), ("urgent", 5)] {
@@ -255,16 +327,31 @@ mod tests {
     #[test]
     fn project_keys_from_keywords() {
         assert_eq!(propose_project_key("Our wedding"), "project.event.wedding");
-        assert_eq!(propose_project_key("Mobile app v2"), "project.developer.app");
-        assert_eq!(propose_project_key("Open source parser"), "project.maintainer.open_source");
+        assert_eq!(
+            propose_project_key("Mobile app v2"),
+            "project.developer.app"
+        );
+        assert_eq!(
+            propose_project_key("Open source parser"),
+            "project.maintainer.open_source"
+        );
         assert_eq!(propose_project_key("Misc"), "project.migration.generic");
     }
 
     #[test]
     fn deep_merge_keeps_defaults_and_replaces_scalars() {
         let mut base = json!({"a": 1, "nested": {"x": 1, "y": 2}, "list": [1]});
-        deep_merge(&mut base, json!({"a": 2, "nested": {"y": 3}, "list": [2, 3], "skip": null, "new": "v"}));
-        assert_eq!(base, json!({"a": 2, "nested": {"x": 1, "y": 3}, "list": [2, 3], "new": "v"}));
-        assert_eq!(strip_nulls(json!({"a": null, "b": {"c": null, "d": 1}})), json!({"b": {"d": 1}}));
+        deep_merge(
+            &mut base,
+            json!({"a": 2, "nested": {"y": 3}, "list": [2, 3], "skip": null, "new": "v"}),
+        );
+        assert_eq!(
+            base,
+            json!({"a": 2, "nested": {"x": 1, "y": 3}, "list": [2, 3], "new": "v"})
+        );
+        assert_eq!(
+            strip_nulls(json!({"a": null, "b": {"c": null, "d": 1}})),
+            json!({"b": {"d": 1}})
+        );
     }
 }

@@ -53,14 +53,23 @@ impl TemplateCatalog {
         )
         .fetch_all(pool)
         .await?;
-        Ok(Self::from_templates(
-            rows.into_iter().map(|(type_key, default_props, schema)| Template { type_key, default_props, schema }),
-        ))
+        Ok(Self::from_templates(rows.into_iter().map(
+            |(type_key, default_props, schema)| Template {
+                type_key,
+                default_props,
+                schema,
+            },
+        )))
     }
 
     /// A catalog from templates (tests, previews).
     pub fn from_templates(templates: impl IntoIterator<Item = Template>) -> Self {
-        Self { by_key: templates.into_iter().map(|t| (t.type_key.clone(), t)).collect() }
+        Self {
+            by_key: templates
+                .into_iter()
+                .map(|t| (t.type_key.clone(), t))
+                .collect(),
+        }
     }
 
     /// Number of templates.
@@ -74,7 +83,12 @@ impl TemplateCatalog {
     }
 
     /// Resolve a proposed key in `scope`. In fallback mode only the scope fallback is used.
-    pub fn resolve(&self, scope: &str, proposed: &str, fallback_mode: bool) -> (String, Resolution) {
+    pub fn resolve(
+        &self,
+        scope: &str,
+        proposed: &str,
+        fallback_mode: bool,
+    ) -> (String, Resolution) {
         if !fallback_mode {
             if self.by_key.contains_key(proposed) {
                 return (proposed.to_owned(), Resolution::Exact);
@@ -95,7 +109,10 @@ impl TemplateCatalog {
 
     /// Default props of a key (`{}` when unknown).
     pub fn default_props(&self, type_key: &str) -> Value {
-        self.by_key.get(type_key).map_or_else(|| Value::Object(Default::default()), |t| t.default_props.clone())
+        self.by_key.get(type_key).map_or_else(
+            || Value::Object(Default::default()),
+            |t| t.default_props.clone(),
+        )
     }
 }
 
@@ -105,19 +122,38 @@ mod tests {
     use serde_json::json;
 
     fn catalog() -> TemplateCatalog {
-        TemplateCatalog::from_templates(["task.execute", "task.coordinate", "task.coordinate.meeting"].map(|k| {
-            Template { type_key: k.to_owned(), default_props: json!({"k": k}), schema: json!({}) }
-        }))
+        TemplateCatalog::from_templates(
+            ["task.execute", "task.coordinate", "task.coordinate.meeting"].map(|k| Template {
+                type_key: k.to_owned(),
+                default_props: json!({"k": k}),
+                schema: json!({}),
+            }),
+        )
     }
 
     #[test]
     fn exact_parent_and_fallback() {
         let c = catalog();
-        assert_eq!(c.resolve("task", "task.coordinate.meeting", false), ("task.coordinate.meeting".into(), Resolution::Exact));
-        assert_eq!(c.resolve("task", "task.coordinate.call", false), ("task.coordinate".into(), Resolution::Parent));
-        assert_eq!(c.resolve("task", "task.review.code", false), ("task.execute".into(), Resolution::Fallback));
-        assert_eq!(c.resolve("task", "task.coordinate.meeting", true), ("task.execute".into(), Resolution::Fallback));
-        assert_eq!(c.default_props("task.coordinate"), json!({"k": "task.coordinate"}));
+        assert_eq!(
+            c.resolve("task", "task.coordinate.meeting", false),
+            ("task.coordinate.meeting".into(), Resolution::Exact)
+        );
+        assert_eq!(
+            c.resolve("task", "task.coordinate.call", false),
+            ("task.coordinate".into(), Resolution::Parent)
+        );
+        assert_eq!(
+            c.resolve("task", "task.review.code", false),
+            ("task.execute".into(), Resolution::Fallback)
+        );
+        assert_eq!(
+            c.resolve("task", "task.coordinate.meeting", true),
+            ("task.execute".into(), Resolution::Fallback)
+        );
+        assert_eq!(
+            c.default_props("task.coordinate"),
+            json!({"k": "task.coordinate"})
+        );
         assert_eq!(c.default_props("nope"), json!({}));
     }
 }

@@ -71,7 +71,12 @@ impl Action {
 }
 
 /// The ledger decision for a legacy row: action and the onto id to use.
-pub fn ledger_action(mappings: &HashMap<(String, Uuid), Mapping>, table: &str, legacy_id: Uuid, sum: &str) -> (Action, Uuid) {
+pub fn ledger_action(
+    mappings: &HashMap<(String, Uuid), Mapping>,
+    table: &str,
+    legacy_id: Uuid,
+    sum: &str,
+) -> (Action, Uuid) {
     match mappings.get(&(table.to_owned(), legacy_id)) {
         None => (Action::Insert, Uuid::new_v4()),
         Some(m) if !m.present => (Action::Recreate, Uuid::new_v4()),
@@ -180,8 +185,15 @@ pub struct Edge {
 }
 
 /// Relations this pipeline derives (and therefore owns when replacing edges).
-pub const DERIVED_RELS: [&str; 7] =
-    ["has_plan", "has_context_document", "has_task", "belongs_to_plan", "has_subtask", "depends_on", "has_event"];
+pub const DERIVED_RELS: [&str; 7] = [
+    "has_plan",
+    "has_context_document",
+    "has_task",
+    "belongs_to_plan",
+    "has_subtask",
+    "depends_on",
+    "has_event",
+];
 
 /// An entity-level problem, logged in `migration_log` with its category.
 #[derive(Debug, Clone)]
@@ -224,7 +236,10 @@ pub struct ChangeSet {
 }
 
 /// Tasks selected for migration, and how many `done` ones were left out.
-pub fn select_tasks<'a>(legacy: &'a LegacyProject, ctx: &RunContext) -> (Vec<&'a crate::load::Row<Task>>, usize) {
+pub fn select_tasks<'a>(
+    legacy: &'a LegacyProject,
+    ctx: &RunContext,
+) -> (Vec<&'a crate::load::Row<Task>>, usize) {
     let mut skipped = 0;
     let selected = legacy
         .tasks
@@ -240,7 +255,10 @@ pub fn select_tasks<'a>(legacy: &'a LegacyProject, ctx: &RunContext) -> (Vec<&'a
 
 /// Tasks on a `parent_task_id` cycle, each with a message naming its cycle.
 pub fn parent_cycles(tasks: &[&Task]) -> HashMap<Uuid, String> {
-    let parent: HashMap<Uuid, Uuid> = tasks.iter().filter_map(|t| t.parent_task_id.map(|p| (t.id, p))).collect();
+    let parent: HashMap<Uuid, Uuid> = tasks
+        .iter()
+        .filter_map(|t| t.parent_task_id.map(|p| (t.id, p)))
+        .collect();
     let mut on_cycle = HashMap::new();
     let mut done: HashSet<Uuid> = HashSet::new();
     for start in tasks.iter().map(|t| t.id) {
@@ -271,7 +289,8 @@ pub fn parent_cycles(tasks: &[&Task]) -> HashMap<Uuid, String> {
 }
 
 fn date_to_ts(d: Option<chrono::NaiveDate>) -> Option<DateTime<Utc>> {
-    d.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|dt| dt.and_utc())
+    d.and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|dt| dt.and_utc())
 }
 
 /// Build the change set. `classifications` holds one entry per task in `tasks_to_classify`
@@ -291,11 +310,20 @@ pub fn build(
     let project_sum = checksum(&legacy.project.raw);
     let (action, project_onto) = ledger_action(&legacy.mappings, "projects", p.id, &project_sum);
     let tags = p.tags.clone().unwrap_or_default();
-    let keyword_text = format!("{} {} {}", p.name, p.description.as_deref().unwrap_or(""), tags.join(" "));
+    let keyword_text = format!(
+        "{} {} {}",
+        p.name,
+        p.description.as_deref().unwrap_or(""),
+        tags.join(" ")
+    );
     let facet_context = rules::project_context(&keyword_text);
     let facet_scale = rules::project_scale(selected.len());
     let facet_stage = rules::project_stage(&p.status);
-    let (type_key, _) = catalog.resolve("project", rules::propose_project_key(&keyword_text), ctx.fallback);
+    let (type_key, _) = catalog.resolve(
+        "project",
+        rules::propose_project_key(&keyword_text),
+        ctx.fallback,
+    );
     let core_values: serde_json::Map<String, Value> = CORE_VALUE_COLUMNS
         .iter()
         .filter_map(|c| {
@@ -343,27 +371,41 @@ pub fn build(
     };
 
     // Context document.
-    let document = p.context.as_deref().filter(|c| !c.trim().is_empty()).map(|context| {
-        let sum = checksum(&json!({"project_id": p.id, "name": p.name, "context": context}));
-        let (action, onto_id) = ledger_action(&legacy.mappings, "projects.context", p.id, &sum);
-        edges.insert(Edge { src_kind: "project", src_id: project_onto, rel: "has_context_document", dst_kind: "document", dst_id: onto_id });
-        Entity {
-            legacy_table: "projects.context",
-            legacy_id: p.id,
-            onto_id,
-            action,
-            checksum: sum,
-            row: DocumentRow {
-                title: format!("{} — Context", p.name),
-                props: json!({"body_markdown": context, "legacy": {"project_id": p.id}}),
-            },
-        }
-    });
+    let document = p
+        .context
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+        .map(|context| {
+            let sum = checksum(&json!({"project_id": p.id, "name": p.name, "context": context}));
+            let (action, onto_id) = ledger_action(&legacy.mappings, "projects.context", p.id, &sum);
+            edges.insert(Edge {
+                src_kind: "project",
+                src_id: project_onto,
+                rel: "has_context_document",
+                dst_kind: "document",
+                dst_id: onto_id,
+            });
+            Entity {
+                legacy_table: "projects.context",
+                legacy_id: p.id,
+                onto_id,
+                action,
+                checksum: sum,
+                row: DocumentRow {
+                    title: format!("{} — Context", p.name),
+                    props: json!({"body_markdown": context, "legacy": {"project_id": p.id}}),
+                },
+            }
+        });
 
     // Tasks: cycles first, so that plans count only tasks that migrate.
     let task_refs: Vec<&Task> = selected.iter().map(|t| &t.data).collect();
     let cycles = parent_cycles(&task_refs);
-    let migrating: Vec<&crate::load::Row<Task>> = selected.iter().copied().filter(|t| !cycles.contains_key(&t.data.id)).collect();
+    let migrating: Vec<&crate::load::Row<Task>> = selected
+        .iter()
+        .copied()
+        .filter(|t| !cycles.contains_key(&t.data.id))
+        .collect();
     for t in &selected {
         if let Some(message) = cycles.get(&t.data.id) {
             problems.push(Problem {
@@ -436,7 +478,10 @@ pub fn build(
             }
             Ok(state_key) => {
                 plan_onto.insert(d.id, onto_id);
-                let task_count = memberships.iter().filter(|(phase, _)| *phase == d.id).count();
+                let task_count = memberships
+                    .iter()
+                    .filter(|(phase, _)| *phase == d.id)
+                    .count();
                 let (type_key, _) = catalog.resolve("plan", "plan.phase.project", ctx.fallback);
                 let mut props = catalog.default_props(&type_key);
                 rules::deep_merge(
@@ -456,18 +501,41 @@ pub fn build(
                     onto_id,
                     action,
                     checksum: sum,
-                    row: PlanRow { name: d.name.clone(), type_key, state_key, props },
+                    row: PlanRow {
+                        name: d.name.clone(),
+                        type_key,
+                        state_key,
+                        props,
+                    },
                 });
             }
         }
     }
     for plan in plan_onto.values() {
-        edges.insert(Edge { src_kind: "project", src_id: project_onto, rel: "has_plan", dst_kind: "plan", dst_id: *plan });
+        edges.insert(Edge {
+            src_kind: "project",
+            src_id: project_onto,
+            rel: "has_plan",
+            dst_kind: "plan",
+            dst_id: *plan,
+        });
     }
     for (phase, task) in &memberships {
         if let (Some(plan), Some(task)) = (plan_onto.get(phase), task_onto.get(task)) {
-            edges.insert(Edge { src_kind: "plan", src_id: *plan, rel: "has_task", dst_kind: "task", dst_id: *task });
-            edges.insert(Edge { src_kind: "task", src_id: *task, rel: "belongs_to_plan", dst_kind: "plan", dst_id: *plan });
+            edges.insert(Edge {
+                src_kind: "plan",
+                src_id: *plan,
+                rel: "has_task",
+                dst_kind: "task",
+                dst_id: *task,
+            });
+            edges.insert(Edge {
+                src_kind: "task",
+                src_id: *task,
+                rel: "belongs_to_plan",
+                dst_kind: "plan",
+                dst_id: *plan,
+            });
         }
     }
 
@@ -486,7 +554,11 @@ pub fn build(
             // Targets left out by the run's selection (done tasks without
             // --include-completed-tasks, soft-deleted tasks) are not data errors.
             if reason == EXCLUDED_COMPLETED || legacy.deleted_task_ids.contains(&target) {
-                let reason = if reason == EXCLUDED_COMPLETED { reason } else { "target task is deleted" };
+                let reason = if reason == EXCLUDED_COMPLETED {
+                    reason
+                } else {
+                    "target task is deleted"
+                };
                 excluded.push(json!({"kind": kind, "id": target, "reason": reason}));
             } else {
                 unresolved.push(entry);
@@ -495,7 +567,13 @@ pub fn build(
         if let Some(parent) = d.parent_task_id {
             match task_onto.get(&parent) {
                 Some(parent_onto) if parent != d.id => {
-                    edges.insert(Edge { src_kind: "task", src_id: *parent_onto, rel: "has_subtask", dst_kind: "task", dst_id: onto_id });
+                    edges.insert(Edge {
+                        src_kind: "task",
+                        src_id: *parent_onto,
+                        rel: "has_subtask",
+                        dst_kind: "task",
+                        dst_id: onto_id,
+                    });
                 }
                 _ => unresolvable("parent", parent),
             }
@@ -504,11 +582,18 @@ pub fn build(
             match dep.parse::<Uuid>() {
                 Ok(dep_id) => match task_onto.get(&dep_id) {
                     Some(dep_onto) if dep_id != d.id => {
-                        edges.insert(Edge { src_kind: "task", src_id: onto_id, rel: "depends_on", dst_kind: "task", dst_id: *dep_onto });
+                        edges.insert(Edge {
+                            src_kind: "task",
+                            src_id: onto_id,
+                            rel: "depends_on",
+                            dst_kind: "task",
+                            dst_id: *dep_onto,
+                        });
                     }
                     _ => unresolvable("dependency", dep_id),
                 },
-                Err(_) => not_uuid.push(json!({"kind": "dependency", "value": dep, "reason": "not a uuid"})),
+                Err(_) => not_uuid
+                    .push(json!({"kind": "dependency", "value": dep, "reason": "not a uuid"})),
             }
         }
         unresolved.extend(not_uuid);
@@ -524,12 +609,15 @@ pub fn build(
                     "task {}: unresolved {} reference {} ({})",
                     d.id,
                     r["kind"].as_str().unwrap_or("?"),
-                    r.get("id").or_else(|| r.get("value")).unwrap_or(&Value::Null),
+                    r.get("id")
+                        .or_else(|| r.get("value"))
+                        .unwrap_or(&Value::Null),
                     r["reason"].as_str().unwrap_or("?")
                 ),
             });
         }
-        let classification = classified.get(&d.id).cloned().unwrap_or_else(|| Classification {
+        // Unchanged tasks are not classified: their rows are not written.
+        let classification = classified.get(&d.id).cloned().unwrap_or(Classification {
             work_mode: ontofleet_core::WorkMode::Execute,
             specialization: None,
             confidence: 0.0,
@@ -587,29 +675,57 @@ pub fn build(
     let selected_ids: HashSet<Uuid> = selected.iter().map(|t| t.data.id).collect();
     let mut sync_keys: HashSet<(Uuid, String, String)> = HashSet::new();
     let mut events = Vec::new();
-    for e in legacy.events.iter().filter(|e| selected_ids.contains(&e.data.task_id)) {
+    for e in legacy
+        .events
+        .iter()
+        .filter(|e| selected_ids.contains(&e.data.task_id))
+    {
         let d = &e.data;
         let Some(owner) = task_onto.get(&d.task_id).copied() else {
-            problems.push(event_problem(d, "skipped", ErrorCategory::Data, format!("owner task {} was not migrated", d.task_id)));
+            problems.push(event_problem(
+                d,
+                "skipped",
+                ErrorCategory::Data,
+                format!("owner task {} was not migrated", d.task_id),
+            ));
             continue;
         };
         let Some(start_at) = d.event_start else {
-            problems.push(event_problem(d, "skipped", ErrorCategory::Data, format!("calendar event {} has no event_start", d.id)));
+            problems.push(event_problem(
+                d,
+                "skipped",
+                ErrorCategory::Data,
+                format!("calendar event {} has no event_start", d.id),
+            ));
             continue;
         };
         let sum = checksum(&e.raw);
         let (action, onto_id) = ledger_action(&legacy.mappings, "task_calendar_events", d.id, &sum);
-        edges.insert(Edge { src_kind: "task", src_id: owner, rel: "has_event", dst_kind: "event", dst_id: onto_id });
+        edges.insert(Edge {
+            src_kind: "task",
+            src_id: owner,
+            rel: "has_event",
+            dst_kind: "event",
+            dst_id: onto_id,
+        });
         let provider = d.sync_source.clone().unwrap_or_else(|| "google".to_owned());
         let sync = match d.project_calendar_id {
-            Some(calendar_id) if sync_keys.insert((calendar_id, provider.clone(), d.calendar_event_id.clone())) => Some(SyncRow {
-                calendar_id,
-                provider,
-                external_event_id: d.calendar_event_id.clone(),
-                sync_status: d.sync_status.clone(),
-                sync_error: d.sync_error.clone(),
-                last_synced_at: d.last_synced_at,
-            }),
+            Some(calendar_id)
+                if sync_keys.insert((
+                    calendar_id,
+                    provider.clone(),
+                    d.calendar_event_id.clone(),
+                )) =>
+            {
+                Some(SyncRow {
+                    calendar_id,
+                    provider,
+                    external_event_id: d.calendar_event_id.clone(),
+                    sync_status: d.sync_status.clone(),
+                    sync_error: d.sync_error.clone(),
+                    last_synced_at: d.last_synced_at,
+                })
+            }
             Some(calendar_id) => {
                 problems.push(event_problem(
                     d,
@@ -661,12 +777,26 @@ pub fn build(
         });
     }
 
-    ChangeSet { project, document, plans, tasks, events, edges, problems, skipped_completed }
+    ChangeSet {
+        project,
+        document,
+        plans,
+        tasks,
+        events,
+        edges,
+        problems,
+        skipped_completed,
+    }
 }
 
 const EXCLUDED_COMPLETED: &str = "target is a completed task left out of this run";
 
-fn ref_reason(target: Uuid, me: Uuid, in_project: &HashSet<Uuid>, cycles: &HashMap<Uuid, String>) -> &'static str {
+fn ref_reason(
+    target: Uuid,
+    me: Uuid,
+    in_project: &HashSet<Uuid>,
+    cycles: &HashMap<Uuid, String>,
+) -> &'static str {
     if target == me {
         "self reference"
     } else if cycles.contains_key(&target) {
@@ -678,8 +808,21 @@ fn ref_reason(target: Uuid, me: Uuid, in_project: &HashSet<Uuid>, cycles: &HashM
     }
 }
 
-fn event_problem(e: &Event, status: &'static str, category: ErrorCategory, message: String) -> Problem {
-    Problem { entity_type: "calendar", legacy_table: "task_calendar_events", legacy_id: e.id, onto: None, status, category, message }
+fn event_problem(
+    e: &Event,
+    status: &'static str,
+    category: ErrorCategory,
+    message: String,
+) -> Problem {
+    Problem {
+        entity_type: "calendar",
+        legacy_table: "task_calendar_events",
+        legacy_id: e.id,
+        onto: None,
+        status,
+        category,
+        message,
+    }
 }
 
 impl ChangeSet {
@@ -692,14 +835,25 @@ impl ChangeSet {
     pub fn counts(&self, edges_inserted: usize, edges_deleted: usize) -> Value {
         fn tally<T>(entities: &[&Entity<T>]) -> Value {
             let mut m = serde_json::Map::new();
-            for a in [Action::Insert, Action::Unchanged, Action::Resync, Action::Recreate] {
-                m.insert(a.as_str().to_owned(), json!(entities.iter().filter(|e| e.action == a).count()));
+            for a in [
+                Action::Insert,
+                Action::Unchanged,
+                Action::Resync,
+                Action::Recreate,
+            ] {
+                m.insert(
+                    a.as_str().to_owned(),
+                    json!(entities.iter().filter(|e| e.action == a).count()),
+                );
             }
             Value::Object(m)
         }
         let mut by_category = serde_json::Map::new();
         for c in ErrorCategory::ALL {
-            by_category.insert(c.as_str().to_owned(), json!(self.problems.iter().filter(|p| p.category == c).count()));
+            by_category.insert(
+                c.as_str().to_owned(),
+                json!(self.problems.iter().filter(|p| p.category == c).count()),
+            );
         }
         json!({
             "project": tally(&[&self.project]),
@@ -719,7 +873,12 @@ impl ChangeSet {
         ids.extend(self.document.iter().map(|d| d.onto_id));
         ids.extend(self.plans.iter().map(|e| e.onto_id));
         ids.extend(self.tasks.iter().map(|e| e.onto_id));
-        ids.extend(self.edges.iter().filter(|e| e.src_kind == "plan").map(|e| e.src_id));
+        ids.extend(
+            self.edges
+                .iter()
+                .filter(|e| e.src_kind == "plan")
+                .map(|e| e.src_id),
+        );
         ids.sort();
         ids.dedup();
         ids

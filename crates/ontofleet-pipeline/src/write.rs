@@ -20,21 +20,37 @@ pub struct WriteStats {
 }
 
 fn split<T>(entities: &[Entity<T>]) -> (Vec<&Entity<T>>, Vec<&Entity<T>>) {
-    let inserts = entities.iter().filter(|e| matches!(e.action, Action::Insert | Action::Recreate)).collect();
-    let updates = entities.iter().filter(|e| e.action == Action::Resync).collect();
+    let inserts = entities
+        .iter()
+        .filter(|e| matches!(e.action, Action::Insert | Action::Recreate))
+        .collect();
+    let updates = entities
+        .iter()
+        .filter(|e| e.action == Action::Resync)
+        .collect();
     (inserts, updates)
 }
 
 /// Create the actor of a legacy user if needed and return its id. A user without a name gets
 /// the local part of the email (the original failed on NULL names).
-pub async fn ensure_actor(conn: &mut PgConnection, user: &crate::load::User) -> Result<Uuid, sqlx::Error> {
+pub async fn ensure_actor(
+    conn: &mut PgConnection,
+    user: &crate::load::User,
+) -> Result<Uuid, sqlx::Error> {
     let name = user
         .name
         .as_deref()
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .map(str::to_owned)
-        .or_else(|| user.email.split('@').next().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned))
+        .or_else(|| {
+            user.email
+                .split('@')
+                .next()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+        })
         .unwrap_or_else(|| format!("user-{}", user.id));
     let inserted: Option<Uuid> = sqlx::query_scalar(
         "WITH ins AS (INSERT INTO onto_actors (kind, name, email, user_id) VALUES ('human', $2, $3, $1) \
@@ -50,13 +66,24 @@ pub async fn ensure_actor(conn: &mut PgConnection, user: &crate::load::User) -> 
         Some(id) => Ok(id),
         // A concurrent project of the same user inserted the actor after this statement's
         // snapshot was taken: ON CONFLICT waited for it, and a new statement sees it.
-        None => sqlx::query_scalar("SELECT id FROM onto_actors WHERE user_id = $1").bind(user.id).fetch_one(conn).await,
+        None => {
+            sqlx::query_scalar("SELECT id FROM onto_actors WHERE user_id = $1")
+                .bind(user.id)
+                .fetch_one(conn)
+                .await
+        }
     }
 }
 
 /// The id of an existing actor, without creating one (dry runs).
-pub async fn find_actor(conn: &mut PgConnection, user_id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM onto_actors WHERE user_id = $1").bind(user_id).fetch_optional(conn).await
+pub async fn find_actor(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM onto_actors WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_optional(conn)
+        .await
 }
 
 /// Write every entity, edge, mapping and log row of the change set.
@@ -81,7 +108,11 @@ pub async fn write(
     Ok(stats)
 }
 
-async fn write_project(conn: &mut PgConnection, cs: &ChangeSet, actor: Uuid) -> Result<(), sqlx::Error> {
+async fn write_project(
+    conn: &mut PgConnection,
+    cs: &ChangeSet,
+    actor: Uuid,
+) -> Result<(), sqlx::Error> {
     let e = &cs.project;
     let r = &e.row;
     let sql = match e.action {
@@ -140,7 +171,11 @@ async fn write_documents(
         }
         sqlx::query(sql)
             .bind(rows.iter().map(|e| e.onto_id).collect::<Vec<_>>())
-            .bind(rows.iter().map(|e| e.row.title.as_str()).collect::<Vec<_>>())
+            .bind(
+                rows.iter()
+                    .map(|e| e.row.title.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .bind(rows.iter().map(|e| e.row.props.clone()).collect::<Vec<_>>())
             .bind(project_id)
             .bind(actor)
@@ -177,7 +212,11 @@ async fn write_plans(
         sqlx::query(sql)
             .bind(rows.iter().map(|e| e.onto_id).collect::<Vec<_>>())
             .bind(rows.iter().map(|e| e.row.name.as_str()).collect::<Vec<_>>())
-            .bind(rows.iter().map(|e| e.row.type_key.as_str()).collect::<Vec<_>>())
+            .bind(
+                rows.iter()
+                    .map(|e| e.row.type_key.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .bind(rows.iter().map(|e| e.row.state_key).collect::<Vec<_>>())
             .bind(rows.iter().map(|e| e.row.props.clone()).collect::<Vec<_>>())
             .bind(project_id)
@@ -217,8 +256,16 @@ async fn write_tasks(
         }
         sqlx::query(sql)
             .bind(rows.iter().map(|e| e.onto_id).collect::<Vec<_>>())
-            .bind(rows.iter().map(|e| e.row.title.as_str()).collect::<Vec<_>>())
-            .bind(rows.iter().map(|e| e.row.type_key.as_str()).collect::<Vec<_>>())
+            .bind(
+                rows.iter()
+                    .map(|e| e.row.title.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|e| e.row.type_key.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .bind(rows.iter().map(|e| e.row.state_key).collect::<Vec<_>>())
             .bind(rows.iter().map(|e| e.row.priority).collect::<Vec<_>>())
             .bind(rows.iter().map(|e| e.row.due_at).collect::<Vec<_>>())
@@ -264,11 +311,23 @@ async fn write_events(
             .bind(rows.iter().map(|e| e.onto_id).collect::<Vec<_>>())
             .bind(rows.iter().map(|e| e.row.owner_task).collect::<Vec<_>>())
             .bind(rows.iter().map(|e| e.row.state_key).collect::<Vec<_>>())
-            .bind(rows.iter().map(|e| e.row.title.as_str()).collect::<Vec<_>>())
+            .bind(
+                rows.iter()
+                    .map(|e| e.row.title.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .bind(rows.iter().map(|e| e.row.start_at).collect::<Vec<_>>())
             .bind(rows.iter().map(|e| e.row.end_at).collect::<Vec<_>>())
-            .bind(rows.iter().map(|e| e.row.recurrence.clone()).collect::<Vec<_>>())
-            .bind(rows.iter().map(|e| e.row.external_link.as_deref()).collect::<Vec<_>>())
+            .bind(
+                rows.iter()
+                    .map(|e| e.row.recurrence.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|e| e.row.external_link.as_deref())
+                    .collect::<Vec<_>>(),
+            )
             .bind(rows.iter().map(|e| e.row.props.clone()).collect::<Vec<_>>())
             .bind(project_id)
             .bind(actor)
@@ -282,8 +341,11 @@ async fn write_events(
             .execute(&mut *conn)
             .await?;
     }
-    let syncs: Vec<(Uuid, &crate::transform::SyncRow)> =
-        inserts.iter().chain(updates.iter()).filter_map(|e| e.row.sync.as_ref().map(|s| (e.onto_id, s))).collect();
+    let syncs: Vec<(Uuid, &crate::transform::SyncRow)> = inserts
+        .iter()
+        .chain(updates.iter())
+        .filter_map(|e| e.row.sync.as_ref().map(|s| (e.onto_id, s)))
+        .collect();
     if !syncs.is_empty() {
         sqlx::query(
             "INSERT INTO onto_event_sync (event_id, calendar_id, provider, external_event_id, sync_status, sync_error, \
@@ -315,17 +377,37 @@ async fn write_edges(conn: &mut PgConnection, cs: &ChangeSet) -> Result<WriteSta
     .bind(&DERIVED_RELS[..])
     .fetch_all(&mut *conn)
     .await?;
-    let key = |e: &Edge| (e.src_kind.to_owned(), e.src_id, e.rel.to_owned(), e.dst_kind.to_owned(), e.dst_id);
+    let key = |e: &Edge| {
+        (
+            e.src_kind.to_owned(),
+            e.src_id,
+            e.rel.to_owned(),
+            e.dst_kind.to_owned(),
+            e.dst_id,
+        )
+    };
     let desired: BTreeSet<_> = cs.edges.iter().map(key).collect();
-    let present: BTreeSet<_> = existing.iter().map(|(_, sk, s, r, dk, d)| (sk.clone(), *s, r.clone(), dk.clone(), *d)).collect();
+    let present: BTreeSet<_> = existing
+        .iter()
+        .map(|(_, sk, s, r, dk, d)| (sk.clone(), *s, r.clone(), dk.clone(), *d))
+        .collect();
     let stale: Vec<Uuid> = existing
         .iter()
-        .filter(|(_, sk, s, r, dk, d)| !desired.contains(&(sk.clone(), *s, r.clone(), dk.clone(), *d)))
+        .filter(|(_, sk, s, r, dk, d)| {
+            !desired.contains(&(sk.clone(), *s, r.clone(), dk.clone(), *d))
+        })
         .map(|(id, ..)| *id)
         .collect();
-    let missing: Vec<&Edge> = cs.edges.iter().filter(|e| !present.contains(&key(e))).collect();
+    let missing: Vec<&Edge> = cs
+        .edges
+        .iter()
+        .filter(|e| !present.contains(&key(e)))
+        .collect();
     if !stale.is_empty() {
-        sqlx::query("DELETE FROM onto_edges WHERE id = ANY($1)").bind(&stale).execute(&mut *conn).await?;
+        sqlx::query("DELETE FROM onto_edges WHERE id = ANY($1)")
+            .bind(&stale)
+            .execute(&mut *conn)
+            .await?;
     }
     if !missing.is_empty() {
         sqlx::query(
@@ -341,7 +423,10 @@ async fn write_edges(conn: &mut PgConnection, cs: &ChangeSet) -> Result<WriteSta
         .execute(&mut *conn)
         .await?;
     }
-    Ok(WriteStats { edges_inserted: missing.len(), edges_deleted: stale.len() })
+    Ok(WriteStats {
+        edges_inserted: missing.len(),
+        edges_deleted: stale.len(),
+    })
 }
 
 /// One written entity, flattened for the ledger statements.
@@ -380,15 +465,33 @@ fn written(cs: &ChangeSet) -> Vec<Written<'_>> {
         }
     }
     let mut out = Vec::new();
-    each(&mut out, [&cs.project], "project", "onto_projects", |r| Some(r.type_key.as_str()));
-    each(&mut out, cs.document.iter(), "document", "onto_documents", |_| Some("document.context.project"));
-    each(&mut out, &cs.plans, "phase", "onto_plans", |r| Some(r.type_key.as_str()));
-    each(&mut out, &cs.tasks, "task", "onto_tasks", |r| Some(r.type_key.as_str()));
-    each(&mut out, &cs.events, "calendar", "onto_events", |_| Some("event.task_work"));
+    each(&mut out, [&cs.project], "project", "onto_projects", |r| {
+        Some(r.type_key.as_str())
+    });
+    each(
+        &mut out,
+        cs.document.iter(),
+        "document",
+        "onto_documents",
+        |_| Some("document.context.project"),
+    );
+    each(&mut out, &cs.plans, "phase", "onto_plans", |r| {
+        Some(r.type_key.as_str())
+    });
+    each(&mut out, &cs.tasks, "task", "onto_tasks", |r| {
+        Some(r.type_key.as_str())
+    });
+    each(&mut out, &cs.events, "calendar", "onto_events", |_| {
+        Some("event.task_work")
+    });
     out
 }
 
-async fn write_mappings(conn: &mut PgConnection, cs: &ChangeSet, ctx: &RunContext) -> Result<(), sqlx::Error> {
+async fn write_mappings(
+    conn: &mut PgConnection,
+    cs: &ChangeSet,
+    ctx: &RunContext,
+) -> Result<(), sqlx::Error> {
     let rows = written(cs);
     if rows.is_empty() {
         return Ok(());
@@ -413,7 +516,12 @@ async fn write_mappings(conn: &mut PgConnection, cs: &ChangeSet, ctx: &RunContex
     Ok(())
 }
 
-async fn write_log(conn: &mut PgConnection, cs: &ChangeSet, ctx: &RunContext, user_id: Uuid) -> Result<(), sqlx::Error> {
+async fn write_log(
+    conn: &mut PgConnection,
+    cs: &ChangeSet,
+    ctx: &RunContext,
+    user_id: Uuid,
+) -> Result<(), sqlx::Error> {
     let rows = written(cs);
     let mut entity_type = Vec::new();
     let mut operation = Vec::new();

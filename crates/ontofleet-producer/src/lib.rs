@@ -92,7 +92,9 @@ pub enum ProducerError {
     #[error(transparent)]
     LockHeld(ontofleet_control::LockError),
     /// An equivalent run is already active.
-    #[error("run {0} with the same scope is still active; watch it with `ontofleet run watch {0}` or cancel it first")]
+    #[error(
+        "run {0} with the same scope is still active; watch it with `ontofleet run watch {0}` or cancel it first"
+    )]
     AlreadyActive(Uuid),
     /// A referenced user or project does not exist.
     #[error("{0}")]
@@ -116,7 +118,11 @@ pub enum ProducerError {
 const QUEUE_ATTEMPT_HEADROOM: u32 = 16;
 
 /// Start a run: everything in one transaction, so a crash leaves either the whole run or nothing.
-pub async fn start_run(pool: &PgPool, req: &RunRequest, settings: &ProducerSettings) -> Result<StartedRun, ProducerError> {
+pub async fn start_run(
+    pool: &PgPool,
+    req: &RunRequest,
+    settings: &ProducerSettings,
+) -> Result<StartedRun, ProducerError> {
     let scope = req.selection.scope();
     let selection = req.selection.to_json();
     let mut tx = pool.begin().await?;
@@ -136,9 +142,15 @@ pub async fn start_run(pool: &PgPool, req: &RunRequest, settings: &ProducerSetti
     }
     match &req.selection {
         Selection::User(u) => {
-            let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)").bind(u).fetch_one(&mut *tx).await?;
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)")
+                    .bind(u)
+                    .fetch_one(&mut *tx)
+                    .await?;
             if !exists {
-                return Err(ProducerError::NotFound(format!("user {u} does not exist in the legacy users table")));
+                return Err(ProducerError::NotFound(format!(
+                    "user {u} does not exist in the legacy users table"
+                )));
             }
         }
         Selection::Projects(ids) => {
@@ -166,19 +178,29 @@ pub async fn start_run(pool: &PgPool, req: &RunRequest, settings: &ProducerSetti
         "resync": req.resync,
         "force": req.force,
     });
-    ledger::insert_run(&mut tx, &NewRun { id: run_id, scope: scope.as_str(), dry_run: req.dry_run, options, initiated_by: &req.initiated_by })
-        .await?;
+    ledger::insert_run(
+        &mut tx,
+        &NewRun {
+            id: run_id,
+            scope: scope.as_str(),
+            dry_run: req.dry_run,
+            options,
+            initiated_by: &req.initiated_by,
+        },
+    )
+    .await?;
 
     let mut superseded = None;
     let mut token = None;
     if scope == RunScope::Platform && !req.dry_run {
         let holder = format!("{} (run {run_id})", req.initiated_by);
-        let acquired = ontofleet_control::acquire_platform_lock(&mut tx, run_id, &holder, settings.lease)
-            .await
-            .map_err(|e| match e {
-                ontofleet_control::LockError::Control(c) => ProducerError::Control(c),
-                held => ProducerError::LockHeld(held),
-            })?;
+        let acquired =
+            ontofleet_control::acquire_platform_lock(&mut tx, run_id, &holder, settings.lease)
+                .await
+                .map_err(|e| match e {
+                    ontofleet_control::LockError::Control(c) => ProducerError::Control(c),
+                    held => ProducerError::LockHeld(held),
+                })?;
         token = Some(acquired.token);
         if let Some(old) = acquired.previous_run.filter(|old| *old != run_id) {
             ontofleet_queue::kill_jobs_of_run(&mut tx, old).await?;
@@ -186,15 +208,21 @@ pub async fn start_run(pool: &PgPool, req: &RunRequest, settings: &ProducerSetti
             tracing::warn!(%old, new = %run_id, "took over an expired platform lock; the old run is cancelled");
             superseded = Some(old);
         }
-        sqlx::query("UPDATE migration_runs SET lock_token = $2 WHERE id = $1").bind(run_id).bind(token).execute(&mut *tx).await?;
+        sqlx::query("UPDATE migration_runs SET lock_token = $2 WHERE id = $1")
+            .bind(run_id)
+            .bind(token)
+            .execute(&mut *tx)
+            .await?;
     } else if !req.dry_run && !req.force {
         let status = ontofleet_control::lock_status(&mut tx).await?;
         if status.is_locked {
-            return Err(ProducerError::LockHeld(ontofleet_control::LockError::Held {
-                run_id: status.run_id.unwrap_or_default(),
-                holder: status.holder.unwrap_or_default(),
-                expires_at: status.expires_at.unwrap_or_default(),
-            }));
+            return Err(ProducerError::LockHeld(
+                ontofleet_control::LockError::Held {
+                    run_id: status.run_id.unwrap_or_default(),
+                    holder: status.holder.unwrap_or_default(),
+                    expires_at: status.expires_at.unwrap_or_default(),
+                },
+            ));
         }
     }
 
@@ -219,7 +247,10 @@ pub async fn start_run(pool: &PgPool, req: &RunRequest, settings: &ProducerSetti
     .fetch_all(&mut *tx)
     .await?;
 
-    let jobs: Vec<ProjectJob> = project_ids.iter().map(|p| ProjectJob::new(run_id, *p)).collect();
+    let jobs: Vec<ProjectJob> = project_ids
+        .iter()
+        .map(|p| ProjectJob::new(run_id, *p))
+        .collect();
     let max_attempts = settings.policies.max_attempts() + QUEUE_ATTEMPT_HEADROOM;
     let job_ids = ontofleet_queue::enqueue_projects(&mut tx, &jobs, max_attempts).await?;
     ledger::insert_items(&mut tx, run_id, &project_ids, &job_ids).await?;
@@ -240,5 +271,10 @@ pub async fn start_run(pool: &PgPool, req: &RunRequest, settings: &ProducerSetti
     }
     tx.commit().await?;
     tracing::info!(%run_id, scope = scope.as_str(), items = project_ids.len(), dry_run = req.dry_run, "run started");
-    Ok(StartedRun { run_id, total_items: project_ids.len(), status, superseded })
+    Ok(StartedRun {
+        run_id,
+        total_items: project_ids.len(),
+        status,
+        superseded,
+    })
 }

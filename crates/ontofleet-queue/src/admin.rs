@@ -9,7 +9,11 @@ use crate::{QUEUE, QueueError};
 
 /// Move a job's `run_at` into the future. Called before the handler reports a failure, so the
 /// backoff is persisted in the row and survives a worker crash (apalis keeps it in memory).
-pub async fn reschedule(conn: &mut PgConnection, job_id: &str, delay: Duration) -> Result<(), QueueError> {
+pub async fn reschedule(
+    conn: &mut PgConnection,
+    job_id: &str,
+    delay: Duration,
+) -> Result<(), QueueError> {
     sqlx::query(
         "UPDATE apalis.jobs SET run_at = now() + make_interval(secs => $2) WHERE id = $1 AND job_type = $3",
     )

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::{
-    AbortError, Attempt, BackendExt, BoxDynError, Data, Monitor, TaskId, WorkerBuilder,
-    ParallelizeExt, WorkerBuilderExt, WorkerContext,
+    AbortError, Attempt, BackendExt, BoxDynError, Data, Monitor, ParallelizeExt, TaskId,
+    WorkerBuilder, WorkerBuilderExt, WorkerContext,
 };
 use apalis_postgres::{Config, PostgresStorage};
 use ontofleet_core::ProjectJob;
@@ -84,8 +84,13 @@ async fn execute(
     handler: Data<Arc<dyn JobHandler>>,
     pool: Data<PgPool>,
 ) -> Result<(), BoxDynError> {
-    let job = serde_json::from_value::<ProjectJob>(payload).map_err(|e| format!("undecodable payload: {e}"));
-    let ctx = JobContext { job_id: id.to_string(), queue_attempt: attempt.current(), worker: worker.name().to_owned() };
+    let job = serde_json::from_value::<ProjectJob>(payload)
+        .map_err(|e| format!("undecodable payload: {e}"));
+    let ctx = JobContext {
+        job_id: id.to_string(),
+        queue_attempt: attempt.current(),
+        worker: worker.name().to_owned(),
+    };
     let job_id = ctx.job_id.clone();
     match handler.handle(job, ctx).await {
         JobOutcome::Done => Ok(()),

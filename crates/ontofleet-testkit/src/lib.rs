@@ -13,11 +13,14 @@ use uuid::Uuid;
 /// The server tests create their databases on: `ONTOFLEET_TEST_DATABASE_URL` (an admin URL,
 /// e.g. `postgres://postgres@127.0.0.1:5432/postgres`), else the local trust-auth server.
 pub fn admin_url() -> String {
-    std::env::var("ONTOFLEET_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    std::env::var("ONTOFLEET_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 fn url_with_db(admin: &str, db: &str) -> String {
-    let (base, query) = admin.split_once('?').map_or((admin, None), |(b, q)| (b, Some(q)));
+    let (base, query) = admin
+        .split_once('?')
+        .map_or((admin, None), |(b, q)| (b, Some(q)));
     let root = base.rsplit_once('/').map_or(base, |(r, _)| r);
     match query {
         Some(q) => format!("{root}/{db}?{q}"),
@@ -39,14 +42,24 @@ impl TestDb {
     /// Create `oftest_<prefix>_<random>`.
     pub async fn new(prefix: &str) -> Self {
         let admin = admin_url();
-        let name = format!("oftest_{prefix}_{}", &Uuid::new_v4().simple().to_string()[..12]);
+        let name = format!(
+            "oftest_{prefix}_{}",
+            &Uuid::new_v4().simple().to_string()[..12]
+        );
         let admin_pool = PgPoolOptions::new().max_connections(1).connect(&admin).await.unwrap_or_else(|e| {
             panic!("cannot reach the test PostgreSQL at {admin}: {e}; set ONTOFLEET_TEST_DATABASE_URL or run `make test`")
         });
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&admin_pool).await.expect("create database");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&admin_pool)
+            .await
+            .expect("create database");
         admin_pool.close().await;
         let url = url_with_db(&admin, &name);
-        let pool = PgPoolOptions::new().max_connections(5).connect(&url).await.expect("connect to test database");
+        let pool = PgPoolOptions::new()
+            .max_connections(5)
+            .connect(&url)
+            .await
+            .expect("connect to test database");
         Self { name, url, pool }
     }
 
@@ -54,12 +67,23 @@ impl TestDb {
     pub async fn drop_db(self) {
         self.pool.close().await;
         let admin = admin_url();
-        if let Ok(pool) = PgPoolOptions::new().max_connections(1).connect(&admin).await {
-            let _ = sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
-                .bind(&self.name)
-                .execute(&pool)
-                .await;
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{}\"", self.name))).execute(&pool).await;
+        if let Ok(pool) = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&admin)
+            .await
+        {
+            let _ = sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            )
+            .bind(&self.name)
+            .execute(&pool)
+            .await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS \"{}\"",
+                self.name
+            )))
+            .execute(&pool)
+            .await;
         }
     }
 
@@ -92,36 +116,61 @@ impl TestDb {
     }
 
     /// Start a worker process (killed when dropped).
-    pub fn spawn_worker(&self, name: &str, concurrency: usize, extra_env: &[(&str, &str)]) -> Child {
+    pub fn spawn_worker(
+        &self,
+        name: &str,
+        concurrency: usize,
+        extra_env: &[(&str, &str)],
+    ) -> Child {
         let log = std::env::temp_dir().join(format!("{}-{name}.log", self.name));
         let file = std::fs::File::create(&log).expect("worker log file");
-        let mut cmd = self.command(&["worker", "--concurrency", &concurrency.to_string(), "--name", name]);
+        let mut cmd = self.command(&[
+            "worker",
+            "--concurrency",
+            &concurrency.to_string(),
+            "--name",
+            name,
+        ]);
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
-        cmd.stdout(Stdio::null()).stderr(file).kill_on_drop(true).spawn().expect("spawn worker")
+        cmd.stdout(Stdio::null())
+            .stderr(file)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn worker")
     }
 
     /// Poll until the run is terminal; returns its status.
     pub async fn wait_run(&self, run_id: Uuid, timeout: Duration) -> String {
         let started = Instant::now();
         loop {
-            let status: String = sqlx::query_scalar("SELECT status FROM migration_runs WHERE id = $1")
-                .bind(run_id)
-                .fetch_one(&self.pool)
-                .await
-                .expect("run row");
-            if matches!(status.as_str(), "completed" | "completed_with_errors" | "cancelled") {
+            let status: String =
+                sqlx::query_scalar("SELECT status FROM migration_runs WHERE id = $1")
+                    .bind(run_id)
+                    .fetch_one(&self.pool)
+                    .await
+                    .expect("run row");
+            if matches!(
+                status.as_str(),
+                "completed" | "completed_with_errors" | "cancelled"
+            ) {
                 return status;
             }
-            assert!(started.elapsed() < timeout, "run {run_id} still {status} after {timeout:?}");
+            assert!(
+                started.elapsed() < timeout,
+                "run {run_id} still {status} after {timeout:?}"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
     /// A scalar query, for assertions.
     pub async fn count(&self, sql: &'static str) -> i64 {
-        sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 }
 
@@ -133,13 +182,20 @@ pub fn ontofleet_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
     let bin = dir.join("ontofleet");
-    assert!(bin.exists(), "{} not found: run `cargo build --bin ontofleet` first (make test does)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} not found: run `cargo build --bin ontofleet` first (make test does)",
+        bin.display()
+    );
     bin
 }
 
 /// Send a signal to a child process.
 pub fn signal(child: &Child, sig: &str) {
     let pid = child.id().expect("child still running");
-    let status = std::process::Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status().expect("kill");
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .expect("kill");
     assert!(status.success(), "kill -{sig} {pid} failed");
 }

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use futures::FutureExt;
 use ontofleet_control::{ControlError, ItemResult, RunFence};
-use ontofleet_core::{Decision, ErrorCategory, ItemStatus, ProjectJob, RetryPolicies, RunStatus, decide};
+use ontofleet_core::{
+    Decision, ErrorCategory, ItemStatus, ProjectJob, RetryPolicies, RunStatus, decide,
+};
 use ontofleet_db::ledger::{self, AttemptRecord, RunRow};
 use ontofleet_pipeline::{Pipeline, PipelineError, RunContext};
 use ontofleet_queue::{JobContext, JobHandler, JobOutcome, WorkerSettings};
@@ -60,7 +62,10 @@ impl AttemptError {
 
 /// What a successful attempt did.
 enum Done {
-    Committed { status: ItemStatus, completed_run: Option<RunStatus> },
+    Committed {
+        status: ItemStatus,
+        completed_run: Option<RunStatus>,
+    },
     AlreadyTerminal,
 }
 
@@ -74,14 +79,28 @@ pub struct ProjectHandler {
 impl ProjectHandler {
     /// A handler over a loaded pipeline.
     pub fn new(pool: PgPool, pipeline: Pipeline, settings: HandlerSettings) -> Self {
-        Self { pool, pipeline, settings }
+        Self {
+            pool,
+            pipeline,
+            settings,
+        }
     }
 
     fn fence(&self, run: &RunRow) -> RunFence {
-        RunFence { run_id: run.id, lock_token: run.lock_token, lease: self.settings.lease }
+        RunFence {
+            run_id: run.id,
+            lock_token: run.lock_token,
+            lease: self.settings.lease,
+        }
     }
 
-    async fn attempt(&self, run: &RunRow, project_id: Uuid, fallback: bool, record: &AttemptRecord<'_>) -> Result<Done, AttemptError> {
+    async fn attempt(
+        &self,
+        run: &RunRow,
+        project_id: Uuid,
+        fallback: bool,
+        record: &AttemptRecord<'_>,
+    ) -> Result<Done, AttemptError> {
         let mut tx = self.pool.begin().await?;
         ontofleet_pipeline::lock_project(&mut tx, project_id).await?;
         // Under the project lock: a duplicate execution finds the item terminal and stops here.
@@ -97,15 +116,22 @@ impl ProjectHandler {
         let ctx = RunContext {
             run_id: run.id,
             reference_time: run.reference_time,
-            include_completed_tasks: run.options["include_completed_tasks"].as_bool().unwrap_or(false),
+            include_completed_tasks: run.options["include_completed_tasks"]
+                .as_bool()
+                .unwrap_or(false),
             fallback,
             dry_run: run.dry_run,
         };
-        let outcome = ontofleet_pipeline::migrate_project(&mut tx, &self.pipeline, &ctx, project_id).await?;
+        let outcome =
+            ontofleet_pipeline::migrate_project(&mut tx, &self.pipeline, &ctx, project_id).await?;
         if !self.settings.fault_delay.is_zero() {
             tokio::time::sleep(self.settings.fault_delay).await;
         }
-        let status = if outcome.partial { ItemStatus::Partial } else { ItemStatus::Succeeded };
+        let status = if outcome.partial {
+            ItemStatus::Partial
+        } else {
+            ItemStatus::Succeeded
+        };
         let result = ItemResult {
             status,
             counts: Some(&outcome.counts),
@@ -113,10 +139,21 @@ impl ProjectHandler {
             category: None,
             error: None,
         };
-        let completed_run = ontofleet_control::complete_item(&mut tx, self.fence(run), project_id, &result).await?;
-        ledger::insert_attempt(&mut tx, &AttemptRecord { outcome: status.as_str(), ..record.clone() }).await?;
+        let completed_run =
+            ontofleet_control::complete_item(&mut tx, self.fence(run), project_id, &result).await?;
+        ledger::insert_attempt(
+            &mut tx,
+            &AttemptRecord {
+                outcome: status.as_str(),
+                ..record.clone()
+            },
+        )
+        .await?;
         tx.commit().await?;
-        Ok(Done::Committed { status, completed_run })
+        Ok(Done::Committed {
+            status,
+            completed_run,
+        })
     }
 
     /// Record a failed attempt and what follows it, in one transaction.
@@ -137,7 +174,12 @@ impl ProjectHandler {
         };
         ledger::insert_attempt(
             &mut tx,
-            &AttemptRecord { outcome, error_category: Some(category.as_str()), error_message: Some(message), ..record.clone() },
+            &AttemptRecord {
+                outcome,
+                error_category: Some(category.as_str()),
+                error_message: Some(message),
+                ..record.clone()
+            },
         )
         .await?;
         let mut completed = None;
@@ -157,12 +199,17 @@ impl ProjectHandler {
                 .await?;
             }
             Decision::Fail | Decision::Skip => {
-                let status = if decision == Decision::Fail { ItemStatus::Failed } else { ItemStatus::Skipped };
+                let status = if decision == Decision::Fail {
+                    ItemStatus::Failed
+                } else {
+                    ItemStatus::Skipped
+                };
                 if !run.dry_run {
-                    let user_id: Option<Uuid> = sqlx::query_scalar("SELECT user_id FROM projects WHERE id = $1")
-                        .bind(job.project_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
+                    let user_id: Option<Uuid> =
+                        sqlx::query_scalar("SELECT user_id FROM projects WHERE id = $1")
+                            .bind(job.project_id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
                     // The log needs a user; a vanished project leaves none to name, and its item row
                     // carries the category and message instead.
                     if let Some(user_id) = user_id {
@@ -182,18 +229,43 @@ impl ProjectHandler {
                         .await?;
                     }
                 }
-                let result = ItemResult { status, counts: None, preview: None, category: Some(category), error: Some(message) };
-                completed = ontofleet_control::complete_item(&mut tx, self.fence(run), job.project_id, &result).await?;
+                let result = ItemResult {
+                    status,
+                    counts: None,
+                    preview: None,
+                    category: Some(category),
+                    error: Some(message),
+                };
+                completed = ontofleet_control::complete_item(
+                    &mut tx,
+                    self.fence(run),
+                    job.project_id,
+                    &result,
+                )
+                .await?;
             }
         }
         tx.commit().await?;
         Ok(completed)
     }
 
-    async fn cancel_item(&self, run: &RunRow, project_id: Uuid) -> Result<Option<RunStatus>, AttemptError> {
+    async fn cancel_item(
+        &self,
+        run: &RunRow,
+        project_id: Uuid,
+    ) -> Result<Option<RunStatus>, AttemptError> {
         let mut tx = self.pool.begin().await?;
-        let result = ItemResult { status: ItemStatus::Cancelled, counts: None, preview: None, category: None, error: None };
-        let fence = RunFence { lock_token: None, ..self.fence(run) };
+        let result = ItemResult {
+            status: ItemStatus::Cancelled,
+            counts: None,
+            preview: None,
+            category: None,
+            error: None,
+        };
+        let fence = RunFence {
+            lock_token: None,
+            ..self.fence(run)
+        };
         let done = ontofleet_control::complete_item(&mut tx, fence, project_id, &result).await?;
         tx.commit().await?;
         Ok(done)
@@ -223,11 +295,12 @@ impl ProjectHandler {
                 Err(e) => self.infrastructure_retry(&ctx, &e.to_string()),
             };
         }
-        let (attempt, fallback) = match ledger::begin_attempt(&self.pool, run.id, job.project_id, &ctx.worker).await {
-            Ok(Some(a)) => a,
-            Ok(None) => return JobOutcome::Done, // already terminal: a duplicate delivery
-            Err(e) => return self.infrastructure_retry(&ctx, &e.to_string()),
-        };
+        let (attempt, fallback) =
+            match ledger::begin_attempt(&self.pool, run.id, job.project_id, &ctx.worker).await {
+                Ok(Some(a)) => a,
+                Ok(None) => return JobOutcome::Done, // already terminal: a duplicate delivery
+                Err(e) => return self.infrastructure_retry(&ctx, &e.to_string()),
+            };
         tracing::Span::current().record("attempt", attempt);
         let started_at = Utc::now();
         let t0 = Instant::now();
@@ -251,7 +324,10 @@ impl ProjectHandler {
         .await;
         record.duration_ms = t0.elapsed().as_millis() as i64;
         let (category, message) = match result {
-            Ok(Ok(Ok(Done::Committed { status, completed_run }))) => {
+            Ok(Ok(Ok(Done::Committed {
+                status,
+                completed_run,
+            }))) => {
                 tracing::info!(status = %status, duration_ms = record.duration_ms, fallback, "project migrated");
                 if let Some(done) = completed_run {
                     self.after_completion(run.id, done).await;
@@ -261,33 +337,67 @@ impl ProjectHandler {
             Ok(Ok(Ok(Done::AlreadyTerminal))) => return JobOutcome::Done,
             Ok(Ok(Err(AttemptError::Control(ControlError::Fenced { .. })))) => {
                 tracing::warn!("run lost the platform lock; nothing written");
-                return JobOutcome::Abort("fenced: run no longer holds the platform lock".to_owned());
+                return JobOutcome::Abort(
+                    "fenced: run no longer holds the platform lock".to_owned(),
+                );
             }
             Ok(Ok(Err(e))) => (e.category(), e.to_string()),
-            Ok(Err(panic)) => (ErrorCategory::Fatal, format!("panic: {}", panic_message(&panic))),
-            Err(_) => (ErrorCategory::Recoverable, format!("timed out after {}s", self.settings.job_timeout.as_secs())),
+            Ok(Err(panic)) => (
+                ErrorCategory::Fatal,
+                format!("panic: {}", panic_message(&panic)),
+            ),
+            Err(_) => (
+                ErrorCategory::Recoverable,
+                format!("timed out after {}s", self.settings.job_timeout.as_secs()),
+            ),
         };
-        let decision = decide(&self.settings.policies, category, attempt as u32, fallback, rand::random_range(-1.0..=1.0));
+        let decision = decide(
+            &self.settings.policies,
+            category,
+            attempt as u32,
+            fallback,
+            rand::random_range(-1.0..=1.0),
+        );
         tracing::warn!(category = %category, error = %message, ?decision, "attempt failed");
-        match self.record_failure(&run, &job, &record, category, &message, decision).await {
+        match self
+            .record_failure(&run, &job, &record, category, &message, decision)
+            .await
+        {
             Ok(completed) => {
                 if let Some(done) = completed {
                     self.after_completion(run.id, done).await;
                 }
                 match decision {
-                    Decision::Retry { delay, .. } => JobOutcome::RetryAfter { delay, reason: message },
+                    Decision::Retry { delay, .. } => JobOutcome::RetryAfter {
+                        delay,
+                        reason: message,
+                    },
                     Decision::Fail | Decision::Skip => JobOutcome::Abort(message),
                 }
             }
-            Err(e) => self.infrastructure_retry(&ctx, &format!("{message}; recording the failure also failed: {e}")),
+            Err(e) => self.infrastructure_retry(
+                &ctx,
+                &format!("{message}; recording the failure also failed: {e}"),
+            ),
         }
     }
 
     /// The ledger itself is unreachable: retry later with the recoverable policy's base delay.
     fn infrastructure_retry(&self, ctx: &JobContext, message: &str) -> JobOutcome {
-        let delay = self.settings.policies.recoverable.delay(ctx.queue_attempt as u32, rand::random_range(-1.0..=1.0));
-        tracing::warn!(error = message, delay_secs = delay.as_secs_f64(), "ledger unavailable; job rescheduled");
-        JobOutcome::RetryAfter { delay, reason: message.to_owned() }
+        let delay = self
+            .settings
+            .policies
+            .recoverable
+            .delay(ctx.queue_attempt as u32, rand::random_range(-1.0..=1.0));
+        tracing::warn!(
+            error = message,
+            delay_secs = delay.as_secs_f64(),
+            "ledger unavailable; job rescheduled"
+        );
+        JobOutcome::RetryAfter {
+            delay,
+            reason: message.to_owned(),
+        }
     }
 }
 
@@ -300,7 +410,11 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 }
 
 impl JobHandler for ProjectHandler {
-    fn handle(&self, job: Result<ProjectJob, String>, ctx: JobContext) -> Pin<Box<dyn Future<Output = JobOutcome> + Send + '_>> {
+    fn handle(
+        &self,
+        job: Result<ProjectJob, String>,
+        ctx: JobContext,
+    ) -> Pin<Box<dyn Future<Output = JobOutcome> + Send + '_>> {
         Box::pin(async move {
             match job {
                 Ok(job) => self.run_job(job, ctx).await,
@@ -323,7 +437,11 @@ pub async fn run(
 ) -> Result<(), WorkerError> {
     let catalog = ontofleet_pipeline::templates::TemplateCatalog::load(&pool).await?;
     tracing::info!(templates = catalog.len(), "template cache loaded");
-    let handler = Arc::new(ProjectHandler::new(pool.clone(), Pipeline::with_rules(catalog), handler));
+    let handler = Arc::new(ProjectHandler::new(
+        pool.clone(),
+        Pipeline::with_rules(catalog),
+        handler,
+    ));
     ontofleet_queue::run_workers(pool, worker, handler, shutdown).await?;
     Ok(())
 }

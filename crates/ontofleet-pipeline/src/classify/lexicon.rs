@@ -360,7 +360,7 @@ pub(crate) static WEIGHTED: &[Weighted] = &[
 pub(crate) static TAGGED: &[(Tags, &[&str])] = &[
     (V_MAKE, &[
         "write", "draft", "create", "make", "prepare", "prep", "put together", "build", "develop",
-        "define", "outline", "come up with", "compose", "write up", "design", "set", "sketch out",
+        "define", "come up with", "compose", "write up", "design", "set", "sketch out",
         "map out", "lay out", "work out", "establish",
     ]),
     (V_PAPER, &[
@@ -447,7 +447,7 @@ pub(crate) static TAGGED: &[(Tags, &[&str])] = &[
     ]),
     (O_CREATIVE, &[
         "chapter", "book", "novel", "memoir", "blog", "podcast", "story", "song", "essay",
-        "draft", "script", "screenplay", "poem", "album", "painting", "comic", "zine", "course",
+        "draft", "script", "screenplay", "poem", "album", "=painting", "comic", "zine", "course",
         "newsletter", "video", "thesis", "article",
     ]),
     (O_SUBMISSION, &[
@@ -460,7 +460,7 @@ pub(crate) static TAGGED: &[(Tags, &[&str])] = &[
         "platform", "solution", "approach", "service", "model", "stack", "plugin",
         "crm", "host", "hosting",
     ]),
-    (O_ART, &["portrait", "canvas", "mural", "picture", "landscape", "watercolor", "watercolour", "painting", "comic", "still life"]),
+    (O_ART, &["portrait", "canvas", "mural", "picture", "landscape", "watercolor", "watercolour", "=painting", "comic", "still life"]),
     (O_TRAVEL, &["flight", "hotel", "train", "ticket", "airbnb", "accommodation", "travel", "ferry", "bus", "car rental", "rental car", "trip", "lodging"]),
     (O_APPOINTMENT, &[
         "appointment", "checkup", "check up", "dentist", "doctor", "haircut", "service", "vet",

@@ -536,6 +536,20 @@ mod tests {
     }
 
     #[test]
+    fn no_lead_verb_satisfies_its_own_combo() {
+        let lex = lexicon();
+        let mut clashes = Vec::new();
+        for c in lexicon::COMBOS.iter().filter(|c| c.lead != 0) {
+            for p in &lex.phrases {
+                if p.tags & c.lead != 0 && p.tags & (c.a | c.b) != 0 {
+                    clashes.push(format!("{:?} → {}", p.words, c.mode));
+                }
+            }
+        }
+        assert!(clashes.is_empty(), "{clashes:#?}");
+    }
+
+    #[test]
     fn finds_the_leading_verb_after_fillers_prefixes_and_auxiliaries() {
         let lex = lexicon();
         let lead_word = |title: &str| {

@@ -1,0 +1,31 @@
+# ontofleet — see README.md. Every target that needs PostgreSQL bootstraps it with scripts/db.sh.
+SHELL := /bin/bash
+CARGO := env -u DATABASE_URL cargo
+
+.PHONY: help build demo test lint fmt bench clean-db
+
+help: ## List targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+build: ## Build the ontofleet binary (debug)
+	$(CARGO) build --bin ontofleet
+
+demo: build ## Seed a demo dataset and migrate it with two workers
+	scripts/demo.sh
+
+test: build ## Full test suite against a real PostgreSQL
+	eval "$$(scripts/db.sh)" && $(CARGO) test --workspace
+
+lint: ## cargo fmt --check and clippy -D warnings
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+bench: ## Seed ≥ 50k tasks, migrate with 2 worker processes, print figures
+	$(CARGO) build --release --bin ontofleet
+	scripts/bench.sh
+
+clean-db: ## Stop the private cluster under .pgdata (if one was started)
+	scripts/db.sh stop
