@@ -100,8 +100,16 @@ impl ProjectHandler {
         project_id: Uuid,
         fallback: bool,
         record: &AttemptRecord<'_>,
+        t0: Instant,
     ) -> Result<Done, AttemptError> {
         let mut tx = self.pool.begin().await?;
+        // Losing the last commits in a server crash is safe: the queue row's completion is written
+        // after this commit in the same WAL, so it is lost too and the job runs again; the ledger
+        // then finds whatever did commit. Not waiting for the WAL flush while the run row is locked
+        // is what lets item commits of one run proceed in parallel.
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
         ontofleet_pipeline::lock_project(&mut tx, project_id).await?;
         // Under the project lock: a duplicate execution finds the item terminal and stops here.
         let status: Option<String> =
@@ -145,6 +153,7 @@ impl ProjectHandler {
             &mut tx,
             &AttemptRecord {
                 outcome: status.as_str(),
+                duration_ms: t0.elapsed().as_millis() as i64,
                 ..record.clone()
             },
         )
@@ -319,7 +328,8 @@ impl ProjectHandler {
         };
         let result = tokio::time::timeout(
             self.settings.job_timeout,
-            AssertUnwindSafe(self.attempt(&run, job.project_id, fallback, &record)).catch_unwind(),
+            AssertUnwindSafe(self.attempt(&run, job.project_id, fallback, &record, t0))
+                .catch_unwind(),
         )
         .await;
         record.duration_ms = t0.elapsed().as_millis() as i64;
