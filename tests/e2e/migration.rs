@@ -54,6 +54,8 @@ async fn bad_rows_migrate_exactly_once_through_the_queue_and_resync_writes_nothi
 
     let _w1 = db.spawn_worker("w1", 2, &[]);
     let _w2 = db.spawn_worker("w2", 2, &[]);
+    db.wait_workers(&["w1", "w2"], Duration::from_secs(30))
+        .await;
     let run = run_id(&db.cli_ok(&["run", "start", "--all"]).await);
     assert_eq!(db.wait_run(run, RUN_TIMEOUT).await, "completed_with_errors");
     assert_target(&db, &want).await;
@@ -71,12 +73,19 @@ async fn bad_rows_migrate_exactly_once_through_the_queue_and_resync_writes_nothi
         partial >= 1 && ok >= 1 && ok + partial == total,
         "ok {ok} partial {partial} total {total}"
     );
-    assert_eq!(
-        db.count("SELECT count(*) FROM apalis.jobs WHERE status <> 'Done'")
-            .await,
-        0,
-        "every job done"
-    );
+    // apalis acknowledges a job after its handler returns, so the last row may lag the run by a poll.
+    let acked = Instant::now();
+    while db
+        .count("SELECT count(*) FROM apalis.jobs WHERE status <> 'Done'")
+        .await
+        > 0
+    {
+        assert!(
+            acked.elapsed() < Duration::from_secs(15),
+            "every job acknowledged as Done"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(
         db.count("SELECT count(*) FROM migration_attempts").await,
         i64::from(total),
@@ -203,6 +212,7 @@ async fn a_sigkilled_worker_leaves_no_duplicates_and_its_jobs_are_recovered() {
     // Every project transaction is held open 400 ms, so the kill lands mid-transaction.
     let slow = [("ONTOFLEET__FAULTS__DELAY_MS", "400")];
     let mut victim = db.spawn_worker("victim", 2, &slow);
+    db.wait_workers(&["victim"], Duration::from_secs(30)).await;
     let run = run_id(&db.cli_ok(&["run", "start", "--all"]).await);
     let started = Instant::now();
     while db

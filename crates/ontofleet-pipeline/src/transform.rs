@@ -884,3 +884,88 @@ impl ChangeSet {
         ids
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(id: u128, parent: Option<u128>) -> Task {
+        serde_json::from_value(json!({
+            "id": Uuid::from_u128(id), "parent_task_id": parent.map(Uuid::from_u128), "title": "t",
+            "status": "backlog", "priority": "medium", "task_type": "one_off",
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn parent_cycles_find_only_tasks_on_the_loop() {
+        // 1 ↔ 2 is a cycle, 3 is a child of 1 (not on it), 4 → 5 → 6 → 4 is a 3-cycle, 7 → 8 is a chain.
+        let tasks = [
+            task(1, Some(2)),
+            task(2, Some(1)),
+            task(3, Some(1)),
+            task(4, Some(5)),
+            task(5, Some(6)),
+            task(6, Some(4)),
+            task(7, Some(8)),
+            task(8, None),
+            task(9, Some(9)),
+        ];
+        let refs: Vec<&Task> = tasks.iter().collect();
+        let cycles = parent_cycles(&refs);
+        let mut on: Vec<u128> = cycles.keys().map(|u| u.as_u128()).collect();
+        on.sort_unstable();
+        assert_eq!(on, vec![1, 2, 4, 5, 6, 9]);
+        assert!(cycles[&Uuid::from_u128(4)].starts_with("parent_task_id cycle: "));
+        assert_eq!(
+            cycles[&Uuid::from_u128(4)].matches('→').count(),
+            3,
+            "the message names the whole loop"
+        );
+    }
+
+    #[test]
+    fn ledger_action_by_mapping_and_checksum() {
+        let legacy = Uuid::from_u128(1);
+        let onto = Uuid::from_u128(2);
+        let mut mappings = HashMap::new();
+        let (action, id) = ledger_action(&mappings, "tasks", legacy, "abc");
+        assert_eq!(action, Action::Insert);
+        assert_ne!(id, onto);
+        let mapping = |present: bool| Mapping {
+            legacy_table: "tasks".to_owned(),
+            legacy_id: legacy,
+            onto_id: onto,
+            checksum: "abc".to_owned(),
+            present,
+        };
+        mappings.insert(("tasks".to_owned(), legacy), mapping(true));
+        assert_eq!(
+            ledger_action(&mappings, "tasks", legacy, "abc"),
+            (Action::Unchanged, onto)
+        );
+        assert_eq!(
+            ledger_action(&mappings, "tasks", legacy, "def"),
+            (Action::Resync, onto)
+        );
+        assert_eq!(
+            ledger_action(&mappings, "phases", legacy, "abc").0,
+            Action::Insert,
+            "table is part of the key"
+        );
+        mappings.insert(("tasks".to_owned(), legacy), mapping(false));
+        let (action, id) = ledger_action(&mappings, "tasks", legacy, "abc");
+        assert_eq!(action, Action::Recreate);
+        assert_ne!(id, onto, "a recreated row gets a new id");
+        assert_eq!(
+            [
+                Action::Insert,
+                Action::Resync,
+                Action::Recreate,
+                Action::Unchanged
+            ]
+            .map(Action::operation),
+            ["migrate", "resync", "recreate", "skip"]
+        );
+    }
+}

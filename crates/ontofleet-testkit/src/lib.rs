@@ -141,6 +141,30 @@ impl TestDb {
             .expect("spawn worker")
     }
 
+    /// Wait until `n` workers whose names start with one of `prefixes` have registered with the
+    /// queue, so a test's run starts with its whole fleet listening.
+    pub async fn wait_workers(&self, prefixes: &[&str], timeout: Duration) {
+        let started = Instant::now();
+        let patterns: Vec<String> = prefixes.iter().map(|p| format!("{p}-%")).collect();
+        loop {
+            let live: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM apalis.workers WHERE id LIKE ANY($1) AND last_seen > now() - interval '60 seconds'",
+            )
+            .bind(&patterns)
+            .fetch_one(&self.pool)
+            .await
+            .expect("apalis.workers");
+            if live >= prefixes.len() as i64 {
+                return;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "workers {prefixes:?} did not register within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Poll until the run is terminal; returns its status.
     pub async fn wait_run(&self, run_id: Uuid, timeout: Duration) -> String {
         let started = Instant::now();
