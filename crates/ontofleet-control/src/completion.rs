@@ -48,15 +48,9 @@ pub async fn complete_item(
     project_id: Uuid,
     result: &ItemResult<'_>,
 ) -> Result<Option<RunStatus>, ControlError> {
-    // Lock order is always run row, then lock row: item commits serialise here and cannot
-    // deadlock against each other over the lock row.
-    sqlx::query("SELECT 1 FROM migration_runs WHERE id = $1 FOR UPDATE")
-        .bind(fence.run_id)
-        .execute(&mut *conn)
-        .await?;
-    if let Some(token) = fence.lock_token {
-        lock::check_fence(&mut *conn, fence.run_id, token, fence.lease).await?;
-    }
+    // The item row is per project (no contention); the run row is shared by every item of the
+    // run, so it is locked last and held only for the counter update, the fence check and the
+    // commit. Lock order is always run row, then lock row, so item commits cannot deadlock.
     let updated = sqlx::query(
         "UPDATE migration_run_items SET status = $3, counts = coalesce($4, counts), preview = $5, \
                 error_category = $6, last_error = $7, fallback_next = false, finished_at = now(), \
@@ -76,31 +70,45 @@ pub async fn complete_item(
     if updated.rows_affected() == 0 {
         return Ok(None);
     }
-    bump_counter(conn, fence.run_id, result.status).await?;
-    finish_run_if_done(conn, fence.run_id).await
+    let counters = bump_counter(&mut *conn, fence.run_id, result.status).await?;
+    if let Some(token) = fence.lock_token {
+        lock::check_fence(&mut *conn, fence.run_id, token, fence.lease).await?;
+    }
+    match counters {
+        Some(c) if c.is_done() => finish_run(conn, fence.run_id, &c).await.map(Some),
+        _ => Ok(None),
+    }
 }
 
+/// Increment the counter of `status` and return the run's counters, locking the run row.
 async fn bump_counter(
     conn: &mut PgConnection,
     run_id: Uuid,
     status: ItemStatus,
-) -> Result<(), ControlError> {
+) -> Result<Option<Counters>, ControlError> {
     let column = match status {
         ItemStatus::Succeeded => "succeeded_items",
         ItemStatus::Partial => "partial_items",
         ItemStatus::Failed => "failed_items",
         ItemStatus::Skipped => "skipped_items",
         ItemStatus::Cancelled => "cancelled_items",
-        ItemStatus::Queued | ItemStatus::Running | ItemStatus::Retrying => return Ok(()),
+        ItemStatus::Queued | ItemStatus::Running | ItemStatus::Retrying => "total_items",
     };
+    let increment = i32::from(status.is_terminal());
     // `column` is one of the fixed names above.
-    let sql = format!("UPDATE migration_runs SET {column} = {column} + 1 WHERE id = $1");
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    let sql = format!(
+        "UPDATE migration_runs SET {column} = {column} + $2 WHERE id = $1 \
+         RETURNING {COUNTER_COLUMNS}"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(run_id)
-        .execute(conn)
-        .await?;
-    Ok(())
+        .bind(increment)
+        .fetch_optional(conn)
+        .await?)
 }
+
+const COUNTER_COLUMNS: &str = "status, total_items AS total, succeeded_items AS ok, partial_items AS partial, \
+    failed_items AS failed, skipped_items AS skipped, cancelled_items AS cancelled, lock_token AS token";
 
 #[derive(sqlx::FromRow)]
 struct Counters {
@@ -114,6 +122,14 @@ struct Counters {
     token: Option<i64>,
 }
 
+impl Counters {
+    /// Every item is terminal and the run is still active.
+    fn is_done(&self) -> bool {
+        matches!(self.status.as_str(), "running" | "cancelling")
+            && self.ok + self.partial + self.failed + self.skipped + self.cancelled >= self.total
+    }
+}
+
 /// If every item of the run is terminal and the run is still active, perform the completion
 /// transition: final status, summary, lock release, NOTIFY. Must run in the transaction that
 /// made the last item terminal (it locks the run row).
@@ -121,34 +137,25 @@ pub async fn finish_run_if_done(
     conn: &mut PgConnection,
     run_id: Uuid,
 ) -> Result<Option<RunStatus>, ControlError> {
-    let row: Option<Counters> = sqlx::query_as(
-        "SELECT status, total_items AS total, succeeded_items AS ok, partial_items AS partial, failed_items AS failed, \
-                skipped_items AS skipped, cancelled_items AS cancelled, lock_token AS token \
-           FROM migration_runs WHERE id = $1 FOR UPDATE",
-    )
-    .bind(run_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(Counters {
-        status,
-        total,
-        ok,
-        partial,
-        failed,
-        skipped,
-        cancelled,
-        token,
-    }) = row
-    else {
-        return Ok(None);
-    };
-    let active = matches!(status.as_str(), "running" | "cancelling");
-    if !active || ok + partial + failed + skipped + cancelled < total {
-        return Ok(None);
+    let sql = format!("SELECT {COUNTER_COLUMNS} FROM migration_runs WHERE id = $1 FOR UPDATE");
+    let counters: Option<Counters> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(run_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match counters {
+        Some(c) if c.is_done() => finish_run(conn, run_id, &c).await.map(Some),
+        _ => Ok(None),
     }
-    let final_status = if status == "cancelling" {
+}
+
+async fn finish_run(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    c: &Counters,
+) -> Result<RunStatus, ControlError> {
+    let final_status = if c.status == "cancelling" {
         RunStatus::Cancelled
-    } else if partial + failed + skipped + cancelled > 0 {
+    } else if c.partial + c.failed + c.skipped + c.cancelled > 0 {
         RunStatus::CompletedWithErrors
     } else {
         RunStatus::Completed
@@ -168,7 +175,7 @@ pub async fn finish_run_if_done(
     .bind(final_status.as_str())
     .execute(&mut *conn)
     .await?;
-    if let Some(token) = token {
+    if let Some(token) = c.token {
         lock::release(&mut *conn, run_id, token, "run-completion").await?;
     }
     sqlx::query("SELECT pg_notify('ontofleet_run_completed', $1)")
@@ -176,7 +183,7 @@ pub async fn finish_run_if_done(
         .execute(&mut *conn)
         .await?;
     tracing::info!(%run_id, status = %final_status, "run completed");
-    Ok(Some(final_status))
+    Ok(final_status)
 }
 
 /// Refresh the per-user stats view without blocking readers.

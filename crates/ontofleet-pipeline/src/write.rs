@@ -370,8 +370,7 @@ async fn write_events(
 /// the ones the legacy data no longer implies. Unchanged data writes nothing.
 async fn write_edges(conn: &mut PgConnection, cs: &ChangeSet) -> Result<WriteStats, sqlx::Error> {
     let existing: Vec<(Uuid, String, Uuid, String, String, Uuid)> = sqlx::query_as(
-        "SELECT id, src_kind, src_id, rel, dst_kind, dst_id FROM onto_edges \
-          WHERE src_kind = ANY('{project,plan,task}') AND src_id = ANY($1) AND rel = ANY($2)",
+        "SELECT id, src_kind, src_id, rel, dst_kind, dst_id FROM onto_edges WHERE src_id = ANY($1) AND rel = ANY($2)",
     )
     .bind(cs.onto_ids())
     .bind(&DERIVED_RELS[..])

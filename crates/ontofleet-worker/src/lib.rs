@@ -147,8 +147,7 @@ impl ProjectHandler {
             category: None,
             error: None,
         };
-        let completed_run =
-            ontofleet_control::complete_item(&mut tx, self.fence(run), project_id, &result).await?;
+        // Recorded before complete_item locks the shared run row, to keep that section short.
         ledger::insert_attempt(
             &mut tx,
             &AttemptRecord {
@@ -158,6 +157,8 @@ impl ProjectHandler {
             },
         )
         .await?;
+        let completed_run =
+            ontofleet_control::complete_item(&mut tx, self.fence(run), project_id, &result).await?;
         tx.commit().await?;
         Ok(Done::Committed {
             status,
