@@ -15,8 +15,9 @@ use crate::ControlError;
 pub enum LockError {
     /// Held and not expired.
     #[error(
-        "the platform lock is held by run {run_id} ({holder}) until {expires_at}; wait for it, \
-         or run `ontofleet lock release --force` if that run is dead"
+        "the platform lock is held by run {run_id} ({holder}) until {expires_at}; wait for that run \
+         to finish, or, if it is dead, for its lease to expire (a new platform run then takes over), or pass \
+         --force for a user- or project-scoped run"
     )]
     Held {
         /// Holder run.
