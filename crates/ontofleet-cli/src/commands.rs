@@ -542,7 +542,7 @@ async fn watch(cli: &Cli, pool: &PgPool, run_id: Uuid) -> Result<(), CliError> {
 }
 
 async fn worker(settings: &Settings, args: &WorkerArgs) -> Result<(), CliError> {
-    let pool = connect(settings).await?;
+    let pool = ontofleet_db::connect_worker(settings.require_database()?).await?;
     require_schema(&pool).await?;
     let mut worker = settings.worker.clone();
     if let Some(c) = args.concurrency {

@@ -14,7 +14,7 @@ pub use migrate::{
     MIGRATOR, MigrationState, migrate_all, migration_status, refresh_stats_if_present,
     reset_app_data,
 };
-pub use pool::{DbSettings, connect};
+pub use pool::{DbSettings, connect, connect_worker};
 
 /// Re-exported so that dependants share one sqlx version without naming it themselves.
 pub use sqlx;

@@ -53,11 +53,28 @@ pub fn redact(url: &str) -> String {
 
 /// Open a pool and check that the database answers.
 pub async fn connect(settings: &DbSettings) -> Result<PgPool, DbError> {
+    connect_with(settings, false).await
+}
+
+/// A pool whose sessions commit asynchronously (`synchronous_commit = off`), for worker
+/// processes. Losing the last commits in a server crash is safe there: a job's queue
+/// acknowledgement is committed after its project transaction, later in the same WAL, so a lost
+/// project commit always comes with a lost acknowledgement and the job runs again; the ledger
+/// then finds whatever did commit. Not waiting for WAL flushes matters because item commits of
+/// one run serialise on the run row.
+pub async fn connect_worker(settings: &DbSettings) -> Result<PgPool, DbError> {
+    connect_with(settings, true).await
+}
+
+async fn connect_with(settings: &DbSettings, async_commit: bool) -> Result<PgPool, DbError> {
     let options: PgConnectOptions = settings
         .url
         .parse()
         .map_err(|e: sqlx::Error| DbError::BadUrl(format!("{}: {e}", redact(&settings.url))))?;
-    let options = options.application_name(&settings.application_name);
+    let mut options = options.application_name(&settings.application_name);
+    if async_commit {
+        options = options.options([("synchronous_commit", "off")]);
+    }
     let pool = PgPoolOptions::new()
         .max_connections(settings.max_connections.max(1))
         .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs.max(1)))

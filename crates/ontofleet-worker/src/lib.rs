@@ -103,13 +103,7 @@ impl ProjectHandler {
         t0: Instant,
     ) -> Result<Done, AttemptError> {
         let mut tx = self.pool.begin().await?;
-        // Losing the last commits in a server crash is safe: the queue row's completion is written
-        // after this commit in the same WAL, so it is lost too and the job runs again; the ledger
-        // then finds whatever did commit. Not waiting for the WAL flush while the run row is locked
-        // is what lets item commits of one run proceed in parallel.
-        sqlx::query("SET LOCAL synchronous_commit = off")
-            .execute(&mut *tx)
-            .await?;
+        // The worker's pool commits asynchronously: see `ontofleet_db::connect_worker`.
         ontofleet_pipeline::lock_project(&mut tx, project_id).await?;
         // Under the project lock: a duplicate execution finds the item terminal and stops here.
         let status: Option<String> =
