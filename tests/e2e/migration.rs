@@ -254,3 +254,71 @@ async fn a_sigkilled_worker_leaves_no_duplicates_and_its_jobs_are_recovered() {
     assert_eq!(db.count("SELECT count(*) FROM migration_log WHERE status = 'completed' AND entity_type = 'project'").await, want.projects, "each project written once");
     db.drop_db().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_through_the_queue_writes_nothing_but_previews() {
+    let db = prepared(
+        "dry",
+        &[
+            "--users",
+            "3",
+            "--projects-per-user",
+            "3",
+            "--tasks-per-project",
+            "10",
+            "--seed",
+            "5",
+            "--bad-rows",
+        ],
+    )
+    .await;
+    let want = expected(&db).await;
+    let _w = db.spawn_worker("dry", 2, &[]);
+    db.wait_workers(&["dry"], Duration::from_secs(30)).await;
+    let out = db
+        .cli(&["run", "start", "--all", "--dry-run", "--watch", "--json"])
+        .await;
+    let summary: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("--json prints one document");
+    assert_eq!(summary["dry_run"], true);
+    assert_eq!(summary["items"]["total"].as_i64(), Some(want.projects));
+    for table in [
+        "onto_actors",
+        "onto_projects",
+        "onto_documents",
+        "onto_plans",
+        "onto_tasks",
+        "onto_events",
+        "onto_event_sync",
+        "onto_edges",
+        "legacy_entity_mappings",
+        "migration_log",
+    ] {
+        let n: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        assert_eq!(n, 0, "a dry run wrote to {table}");
+    }
+    assert_eq!(
+        db.count("SELECT count(*) FROM migration_platform_lock WHERE token = 0")
+            .await,
+        1,
+        "a dry run takes no lock"
+    );
+    // Every item carries a preview whose counts match what a live run writes.
+    assert_eq!(
+        db.count("SELECT count(*) FROM migration_run_items WHERE preview IS NULL")
+            .await,
+        0
+    );
+    let previewed: i64 = db.count("SELECT sum((preview #>> '{counts,task,inserted}')::bigint)::bigint FROM migration_run_items").await;
+    assert_eq!(previewed, want.tasks, "previewed task inserts");
+    let problems = db.count("SELECT sum(jsonb_array_length(preview -> 'problems'))::bigint FROM migration_run_items").await;
+    assert!(
+        problems >= want.cycle_tasks,
+        "data problems are previewed: {problems}"
+    );
+    db.drop_db().await;
+}
