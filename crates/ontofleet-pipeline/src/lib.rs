@@ -109,14 +109,9 @@ pub async fn migrate_project(
     let to_classify: Vec<&load::Task> = selected
         .iter()
         .filter(|t| {
-            ledger_action(
-                &legacy.mappings,
-                "tasks",
-                t.data.id,
-                &checksum::checksum(&t.raw),
-            )
-            .0
-            .writes()
+            ledger_action(&legacy.mappings, "tasks", t.data.id, &t.checksum)
+                .0
+                .writes()
         })
         .map(|t| &t.data)
         .collect();

@@ -18,6 +18,8 @@ pub struct Row<T> {
     pub data: T,
     /// The full row as JSON.
     pub raw: Value,
+    /// SHA-256 of the row's canonical JSON, computed once at load (the ledger compares it).
+    pub checksum: String,
 }
 
 /// `projects`.
@@ -187,7 +189,11 @@ pub struct User {
 
 fn typed<T: serde::de::DeserializeOwned>(table: &str, raw: Value) -> Result<Row<T>, PipelineError> {
     match serde_json::from_value::<T>(raw.clone()) {
-        Ok(data) => Ok(Row { data, raw }),
+        Ok(data) => Ok(Row {
+            checksum: crate::checksum::checksum(&raw),
+            data,
+            raw,
+        }),
         Err(e) => Err(PipelineError::Unreadable(format!(
             "{table} row {}: {e}",
             raw.get("id").unwrap_or(&Value::Null)

@@ -307,7 +307,7 @@ pub fn build(
     let mut edges = BTreeSet::new();
 
     // Project.
-    let project_sum = checksum(&legacy.project.raw);
+    let project_sum = legacy.project.checksum.clone();
     let (action, project_onto) = ledger_action(&legacy.mappings, "projects", p.id, &project_sum);
     let tags = p.tags.clone().unwrap_or_default();
     let keyword_text = format!(
@@ -422,7 +422,7 @@ pub fn build(
     let mut task_onto: HashMap<Uuid, Uuid> = HashMap::new();
     let mut task_actions: Vec<(Action, String)> = Vec::new();
     for t in &migrating {
-        let sum = checksum(&t.raw);
+        let sum = t.checksum.clone();
         let (action, onto_id) = ledger_action(&legacy.mappings, "tasks", t.data.id, &sum);
         task_onto.insert(t.data.id, onto_id);
         task_actions.push((action, sum));
@@ -458,7 +458,7 @@ pub fn build(
     let mut plan_onto: HashMap<Uuid, Uuid> = HashMap::new();
     for ph in &legacy.phases {
         let d = &ph.data;
-        let sum = checksum(&ph.raw);
+        let sum = ph.checksum.clone();
         let (action, onto_id) = ledger_action(&legacy.mappings, "phases", d.id, &sum);
         match rules::plan_state(d.start_date, d.end_date, ctx.reference_time) {
             Err(message) => {
@@ -699,7 +699,7 @@ pub fn build(
             ));
             continue;
         };
-        let sum = checksum(&e.raw);
+        let sum = e.checksum.clone();
         let (action, onto_id) = ledger_action(&legacy.mappings, "task_calendar_events", d.id, &sum);
         edges.insert(Edge {
             src_kind: "task",

@@ -103,8 +103,9 @@ pub async fn write(
     write_tasks(conn, &cs.tasks, project_id, actor).await?;
     write_events(conn, &cs.events, project_id, actor).await?;
     let stats = write_edges(conn, cs).await?;
-    write_mappings(conn, cs, ctx).await?;
-    write_log(conn, cs, ctx, user_id).await?;
+    let rows = written(cs);
+    write_mappings(conn, &rows, ctx).await?;
+    write_log(conn, cs, &rows, ctx, user_id).await?;
     Ok(stats)
 }
 
@@ -488,10 +489,9 @@ fn written(cs: &ChangeSet) -> Vec<Written<'_>> {
 
 async fn write_mappings(
     conn: &mut PgConnection,
-    cs: &ChangeSet,
+    rows: &[Written<'_>],
     ctx: &RunContext,
 ) -> Result<(), sqlx::Error> {
-    let rows = written(cs);
     if rows.is_empty() {
         return Ok(());
     }
@@ -518,10 +518,10 @@ async fn write_mappings(
 async fn write_log(
     conn: &mut PgConnection,
     cs: &ChangeSet,
+    rows: &[Written<'_>],
     ctx: &RunContext,
     user_id: Uuid,
 ) -> Result<(), sqlx::Error> {
-    let rows = written(cs);
     let mut entity_type = Vec::new();
     let mut operation = Vec::new();
     let mut legacy_table = Vec::new();
@@ -532,7 +532,7 @@ async fn write_log(
     let mut category: Vec<Option<&str>> = Vec::new();
     let mut message: Vec<Option<&str>> = Vec::new();
     let mut metadata: Vec<Value> = Vec::new();
-    for r in &rows {
+    for r in rows {
         entity_type.push(r.entity_type);
         operation.push(r.action.operation());
         legacy_table.push(r.legacy_table);
