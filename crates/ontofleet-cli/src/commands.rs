@@ -259,6 +259,18 @@ fn run_json(run: &RunRow) -> Value {
     })
 }
 
+/// Terminal items by status, as every human-readable run view prints them.
+fn breakdown(run: &RunRow) -> String {
+    format!(
+        "{} succeeded, {} partial, {} failed, {} skipped, {} cancelled",
+        run.succeeded_items,
+        run.partial_items,
+        run.failed_items,
+        run.skipped_items,
+        run.cancelled_items
+    )
+}
+
 fn duration_secs(run: &RunRow) -> f64 {
     let start = run.started_at.unwrap_or(run.created_at);
     let end = run.finished_at.unwrap_or_else(chrono::Utc::now);
@@ -317,7 +329,7 @@ async fn run_show(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), Cl
     let pool = connect(settings).await?;
     require_schema(&pool).await?;
     let run = load_run(&pool, run_id).await?;
-    let breakdown = ledger::item_breakdown(&pool, run_id).await?;
+    let by_status = ledger::item_breakdown(&pool, run_id).await?;
     let errors = ledger::top_errors(&pool, run_id, 5).await?;
     let problems = ledger::entity_problems(&pool, run_id).await?;
     let entities = ledger::entity_totals(&pool, run_id).await?;
@@ -329,7 +341,7 @@ async fn run_show(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), Cl
     if cli.json {
         let mut doc = run_json(&run);
         doc["items_by_status"] = json!(
-            breakdown
+            by_status
                 .iter()
                 .map(|(s, c, n)| json!({"status": s, "category": c, "count": n}))
                 .collect::<Vec<_>>()
@@ -361,14 +373,10 @@ async fn run_show(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), Cl
     );
     println!("status     {}", run.status);
     println!(
-        "items      {}/{} done: {} succeeded, {} partial, {} failed, {} skipped, {} cancelled",
+        "items      {}/{} done: {}",
         run.done_items(),
         run.total_items,
-        run.succeeded_items,
-        run.partial_items,
-        run.failed_items,
-        run.skipped_items,
-        run.cancelled_items
+        breakdown(&run)
     );
     println!(
         "started    {}",
@@ -396,7 +404,7 @@ async fn run_show(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), Cl
     println!();
     output::table(
         &["ITEM STATUS", "CATEGORY", "COUNT"],
-        &breakdown
+        &by_status
             .iter()
             .map(|(s, c, n)| {
                 vec![
@@ -484,14 +492,7 @@ async fn watch(cli: &Cli, pool: &PgPool, run_id: Uuid) -> Result<(), CliError> {
             .status
             .parse()
             .map_err(|e| CliError::runtime(format!("{e}")))?;
-        let msg = format!(
-            "ok {} partial {} failed {} skipped {} cancelled {}",
-            run.succeeded_items,
-            run.partial_items,
-            run.failed_items,
-            run.skipped_items,
-            run.cancelled_items
-        );
+        let msg = breakdown(&run);
         if let Some(bar) = &bar {
             bar.set_length(run.total_items.max(0) as u64);
             bar.set_position(done.max(0) as u64);
@@ -520,16 +521,12 @@ async fn watch(cli: &Cli, pool: &PgPool, run_id: Uuid) -> Result<(), CliError> {
         output::json(&doc);
     } else {
         println!(
-            "run {} {} in {}: {} items — {} succeeded, {} partial, {} failed, {} skipped, {} cancelled",
+            "run {} {} in {}: {} items — {}",
             run.id,
             run.status,
             output::secs(duration_secs(&run)),
             run.total_items,
-            run.succeeded_items,
-            run.partial_items,
-            run.failed_items,
-            run.skipped_items,
-            run.cancelled_items
+            breakdown(&run)
         );
         println!("details: ontofleet run show {}", run.id);
     }

@@ -61,6 +61,17 @@ pub struct LockStatus {
     pub is_locked: bool,
 }
 
+impl LockStatus {
+    /// The refusal an operator sees while this holder has the lock.
+    pub fn held(self) -> LockError {
+        LockError::Held {
+            run_id: self.run_id.unwrap_or_default(),
+            holder: self.holder.unwrap_or_default(),
+            expires_at: self.expires_at.unwrap_or_default(),
+        }
+    }
+}
+
 /// A successful acquisition.
 #[derive(Debug, Clone, Copy)]
 pub struct Acquired {
@@ -96,12 +107,7 @@ pub async fn acquire_platform_lock(
             previous_run,
         });
     }
-    let status = lock_status(conn).await?;
-    Err(LockError::Held {
-        run_id: status.run_id.unwrap_or_default(),
-        holder: status.holder.unwrap_or_default(),
-        expires_at: status.expires_at.unwrap_or_default(),
-    })
+    Err(lock_status(conn).await?.held())
 }
 
 /// The lock row.

@@ -172,25 +172,6 @@ pub struct ItemRow {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Items of a run, optionally filtered by status.
-pub async fn list_items(
-    pool: &PgPool,
-    run_id: Uuid,
-    status: Option<&str>,
-    limit: i64,
-) -> Result<Vec<ItemRow>, DbError> {
-    Ok(sqlx::query_as(
-        "SELECT run_id, project_id, job_id, status, attempts, fallback_next, error_category, last_error, counts, \
-         preview, worker, started_at, finished_at, updated_at FROM migration_run_items \
-         WHERE run_id = $1 AND ($2::text IS NULL OR status = $2) ORDER BY project_id LIMIT $3",
-    )
-    .bind(run_id)
-    .bind(status)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?)
-}
-
 /// Start of an attempt: the item becomes `running` unless it is already terminal.
 /// Returns `(attempt number, fallback mode)` or `None` when there is nothing to do.
 pub async fn begin_attempt(

@@ -216,13 +216,7 @@ pub async fn start_run(
     } else if !req.dry_run && !req.force {
         let status = ontofleet_control::lock_status(&mut tx).await?;
         if status.is_locked {
-            return Err(ProducerError::LockHeld(
-                ontofleet_control::LockError::Held {
-                    run_id: status.run_id.unwrap_or_default(),
-                    holder: status.holder.unwrap_or_default(),
-                    expires_at: status.expires_at.unwrap_or_default(),
-                },
-            ));
+            return Err(ProducerError::LockHeld(status.held()));
         }
     }
 
