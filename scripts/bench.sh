@@ -9,7 +9,7 @@ users=${BENCH_USERS:-100}
 ppu=${BENCH_PROJECTS_PER_USER:-20}
 tpp=${BENCH_TASKS_PER_PROJECT:-25}
 workers=${BENCH_WORKERS:-2}
-concurrency=${BENCH_CONCURRENCY:-4}
+concurrency=${BENCH_CONCURRENCY:-8}
 
 eval "$(ONTOFLEET_DB_NAME=ontofleet_bench scripts/db.sh)"
 admin=$ONTOFLEET_TEST_DATABASE_URL
@@ -39,7 +39,12 @@ while :; do
   done
   status=$(psql "$db" -Atqc "select status from migration_runs where id = '$run'")
   case "$status" in completed|completed_with_errors|cancelled) break ;; esac
-  sleep 0.5
+  sleep 1
+done
+cpu_ticks=0
+for pid in "${pids[@]}"; do
+  t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
+  cpu_ticks=$((cpu_ticks + t))
 done
 for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
 for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
@@ -67,4 +72,5 @@ echo "projects/s: $(awk -v p="$projects" -v s="$secs" 'BEGIN {printf "%.1f", p /
 echo "job latency p50: $(printf '%.0f' "$p50") ms"
 echo "job latency p95: $(printf '%.0f' "$p95") ms"
 echo "time to half the run done (p50 from start): $(printf '%.2f' "$e2e50") s"
+echo "worker CPU: $(awk -v t="$cpu_ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}') s (all worker processes)"
 echo "peak worker RSS: $((peak_kb / 1024)) MB"

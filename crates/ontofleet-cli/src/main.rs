@@ -9,6 +9,9 @@ mod settings;
 
 use std::process::ExitCode;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 
 /// An error reported as one line on stderr, with its exit code.

@@ -11,6 +11,8 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use ontofleet_db::ledger::{AttemptRecord, INSERT_ATTEMPT_SQL, bind_attempt};
+
 use crate::{ControlError, lock};
 
 /// The final outcome of an item, written in the item's transaction.
@@ -26,6 +28,8 @@ pub struct ItemResult<'a> {
     pub category: Option<ErrorCategory>,
     /// Failure message.
     pub error: Option<&'a str>,
+    /// The execution to record in `migration_attempts`, written by the same statement as the item.
+    pub attempt: Option<&'a AttemptRecord<'a>>,
 }
 
 /// The run's identity as needed for fencing.
@@ -49,30 +53,57 @@ pub async fn complete_item(
     result: &ItemResult<'_>,
 ) -> Result<Option<RunStatus>, ControlError> {
     // The item row is per project (no contention); the run row is shared by every item of the
-    // run, so it is locked last and held only for the counter update, the fence check and the
-    // commit. Lock order is always run row, then lock row, so item commits cannot deadlock.
-    let updated = sqlx::query(
-        "UPDATE migration_run_items SET status = $3, counts = coalesce($4, counts), preview = $5, \
-                error_category = $6, last_error = $7, fallback_next = false, finished_at = now(), \
+    // run, so it is locked last and held only for one statement and the commit. Lock order is
+    // always run row, then lock row, so item commits cannot deadlock.
+    // With an attempt to record, its insert runs as a CTE of the item update (one round trip);
+    // the item's parameters then follow the attempt's eleven.
+    let (prefix, first) = match result.attempt {
+        Some(_) => (format!("WITH a AS ({INSERT_ATTEMPT_SQL}) "), 12),
+        None => (String::new(), 1),
+    };
+    let p = |i: usize| format!("${}", first + i);
+    let sql = format!(
+        "{prefix}UPDATE migration_run_items SET status = {}, counts = coalesce({}, counts), preview = {}, \
+                error_category = {}, last_error = {}, fallback_next = false, finished_at = now(), \
                 updated_at = now() \
-          WHERE run_id = $1 AND project_id = $2 \
+          WHERE run_id = {} AND project_id = {} \
             AND status NOT IN ('succeeded', 'partial', 'failed', 'skipped', 'cancelled')",
-    )
-    .bind(fence.run_id)
-    .bind(project_id)
-    .bind(result.status.as_str())
-    .bind(result.counts)
-    .bind(result.preview)
-    .bind(result.category.map(ErrorCategory::as_str))
-    .bind(result.error)
-    .execute(&mut *conn)
-    .await?;
+        p(2),
+        p(3),
+        p(4),
+        p(5),
+        p(6),
+        p(0),
+        p(1),
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    if let Some(a) = result.attempt {
+        query = bind_attempt(query, a);
+    }
+    let updated = query
+        .bind(fence.run_id)
+        .bind(project_id)
+        .bind(result.status.as_str())
+        .bind(result.counts)
+        .bind(result.preview)
+        .bind(result.category.map(ErrorCategory::as_str))
+        .bind(result.error)
+        .execute(&mut *conn)
+        .await?;
     if updated.rows_affected() == 0 {
         return Ok(None);
     }
-    let counters = bump_counter(&mut *conn, fence.run_id, result.status).await?;
-    if let Some(token) = fence.lock_token {
-        lock::check_fence(&mut *conn, fence.run_id, token, fence.lease).await?;
+    let counters = bump_counter(&mut *conn, &fence, result.status).await?;
+    if let (Some(c), Some(token)) = (&counters, fence.lock_token) {
+        if !c.holds_lock {
+            return Err(ControlError::Fenced {
+                run_id: fence.run_id,
+                token,
+            });
+        }
+        if c.renew_due {
+            lock::renew_unless_busy(&mut *conn, fence.run_id, token, fence.lease).await?;
+        }
     }
     match counters {
         Some(c) if c.is_done() => finish_run(conn, fence.run_id, &c).await.map(Some),
@@ -80,10 +111,18 @@ pub async fn complete_item(
     }
 }
 
-/// Increment the counter of `status` and return the run's counters, locking the run row.
+/// Increment the counter of `status` and return the run's counters, locking the run row; in the
+/// same statement, read whether the run still holds the platform lock with its token and whether
+/// the lease is due for renewal.
+///
+/// One statement, because the run row is shared by every item of the run: each round trip made
+/// while holding it is a round trip every other item commit waits for. The lock row is read
+/// without a row lock: a takeover updates the lock row and then this run's row (to cancel it), so
+/// it waits for this commit and is ordered after it, and a commit that starts after the takeover
+/// sees the new token and is fenced.
 async fn bump_counter(
     conn: &mut PgConnection,
-    run_id: Uuid,
+    fence: &RunFence,
     status: ItemStatus,
 ) -> Result<Option<Counters>, ControlError> {
     let column = match status {
@@ -98,11 +137,16 @@ async fn bump_counter(
     // `column` is one of the fixed names above.
     let sql = format!(
         "UPDATE migration_runs SET {column} = {column} + $2 WHERE id = $1 \
-         RETURNING {COUNTER_COLUMNS}"
+         RETURNING {COUNTER_COLUMNS}, \
+           coalesce((SELECT l.run_id = $1 AND l.token = $3 FROM migration_platform_lock l WHERE l.id = 1), false) AS holds_lock, \
+           coalesce((SELECT l.renewed_at < clock_timestamp() - make_interval(secs => $4 / 4) \
+                       FROM migration_platform_lock l WHERE l.id = 1), false) AS renew_due"
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(run_id)
+        .bind(fence.run_id)
         .bind(increment)
+        .bind(fence.lock_token.unwrap_or(-1))
+        .bind(fence.lease.as_secs_f64())
         .fetch_optional(conn)
         .await?)
 }
@@ -120,6 +164,10 @@ struct Counters {
     skipped: i32,
     cancelled: i32,
     token: Option<i64>,
+    #[sqlx(default)]
+    holds_lock: bool,
+    #[sqlx(default)]
+    renew_due: bool,
 }
 
 impl Counters {

@@ -9,8 +9,8 @@ pub use completion::{
     ItemResult, RunFence, cancel_run, complete_item, finish_run_if_done, refresh_stats,
 };
 pub use lock::{
-    Acquired, LockError, LockStatus, acquire_platform_lock, check_fence, force_release,
-    lock_status, release, renew,
+    Acquired, LockError, LockStatus, acquire_platform_lock, force_release, lock_status, release,
+    renew,
 };
 
 /// Errors of control operations.

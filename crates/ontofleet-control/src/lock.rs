@@ -121,38 +121,6 @@ pub async fn lock_status(conn: &mut PgConnection) -> Result<LockStatus, ControlE
     .await?)
 }
 
-/// Inside an item transaction: renew the lease if it is getting old, then make sure the run
-/// still holds the token. The shared row lock makes a concurrent takeover wait for this commit.
-pub async fn check_fence(
-    conn: &mut PgConnection,
-    run_id: Uuid,
-    token: i64,
-    lease: Duration,
-) -> Result<(), ControlError> {
-    sqlx::query(
-        "UPDATE migration_platform_lock SET renewed_at = clock_timestamp(), \
-                expires_at = clock_timestamp() + make_interval(secs => $3) \
-          WHERE id = 1 AND run_id = $1 AND token = $2 AND renewed_at < clock_timestamp() - make_interval(secs => $3 / 4)",
-    )
-    .bind(run_id)
-    .bind(token)
-    .bind(lease.as_secs_f64())
-    .execute(&mut *conn)
-    .await?;
-    let holds: bool = sqlx::query_scalar(
-        "SELECT run_id IS NOT DISTINCT FROM $1 AND token = $2 FROM migration_platform_lock WHERE id = 1 FOR SHARE",
-    )
-    .bind(run_id)
-    .bind(token)
-    .fetch_one(conn)
-    .await?;
-    if holds {
-        Ok(())
-    } else {
-        Err(ControlError::Fenced { run_id, token })
-    }
-}
-
 /// Release the lock if `run_id` holds it with `token`. Returns whether it did.
 pub async fn release(
     conn: &mut PgConnection,
@@ -198,6 +166,29 @@ pub async fn renew(
     let done = sqlx::query(
         "UPDATE migration_platform_lock SET renewed_at = clock_timestamp(), \
                 expires_at = clock_timestamp() + make_interval(secs => $3) WHERE id = 1 AND run_id = $1 AND token = $2",
+    )
+    .bind(run_id)
+    .bind(token)
+    .bind(lease.as_secs_f64())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Renew the lease of `run_id` unless another transaction has the lock row locked (a takeover,
+/// a release or another renewal): an item commit never waits for the lock row, so it cannot
+/// deadlock with a takeover that holds the lock row and waits for the run row.
+pub async fn renew_unless_busy(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    token: i64,
+    lease: Duration,
+) -> Result<bool, ControlError> {
+    let done = sqlx::query(
+        "UPDATE migration_platform_lock SET renewed_at = clock_timestamp(), \
+                expires_at = clock_timestamp() + make_interval(secs => $3) \
+          WHERE id = (SELECT id FROM migration_platform_lock WHERE id = 1 FOR UPDATE SKIP LOCKED) \
+            AND run_id = $1 AND token = $2",
     )
     .bind(run_id)
     .bind(token)

@@ -221,26 +221,36 @@ pub struct AttemptRecord<'a> {
     pub duration_ms: i64,
 }
 
+/// The insert of one execution, parameters `$1`–`$11` bound by [`bind_attempt`]; callers may run
+/// it as a CTE of a larger statement (the item commit) to save a round trip.
+pub const INSERT_ATTEMPT_SQL: &str = "INSERT INTO migration_attempts (run_id, project_id, job_id, attempt, worker, started_at, \
+     finished_at, outcome, error_category, error_message, fallback, duration_ms) \
+     VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8, $9, $10, $11)";
+
+/// Bind the parameters of [`INSERT_ATTEMPT_SQL`] (they must come first in the statement).
+pub fn bind_attempt<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    a: &AttemptRecord<'q>,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    query
+        .bind(a.run_id)
+        .bind(a.project_id)
+        .bind(a.job_id)
+        .bind(a.attempt)
+        .bind(a.worker)
+        .bind(a.started_at)
+        .bind(a.outcome)
+        .bind(a.error_category)
+        .bind(a.error_message)
+        .bind(a.fallback)
+        .bind(a.duration_ms)
+}
+
 /// Record one execution.
 pub async fn insert_attempt(conn: &mut PgConnection, a: &AttemptRecord<'_>) -> Result<(), DbError> {
-    sqlx::query(
-        "INSERT INTO migration_attempts (run_id, project_id, job_id, attempt, worker, started_at, finished_at, \
-         outcome, error_category, error_message, fallback, duration_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8, $9, $10, $11)",
-    )
-    .bind(a.run_id)
-    .bind(a.project_id)
-    .bind(a.job_id)
-    .bind(a.attempt)
-    .bind(a.worker)
-    .bind(a.started_at)
-    .bind(a.outcome)
-    .bind(a.error_category)
-    .bind(a.error_message)
-    .bind(a.fallback)
-    .bind(a.duration_ms)
-    .execute(conn)
-    .await?;
+    bind_attempt(sqlx::query(INSERT_ATTEMPT_SQL), a)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

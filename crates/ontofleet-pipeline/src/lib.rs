@@ -5,6 +5,7 @@
 
 pub mod checksum;
 pub mod classify;
+pub mod infer;
 pub mod load;
 pub mod rules;
 pub mod templates;
@@ -82,19 +83,15 @@ pub struct ProjectOutcome {
     pub preview: Option<Value>,
 }
 
-/// The transaction-scoped lock that serialises executions of the same legacy project.
-pub async fn lock_project(conn: &mut PgConnection, project_id: Uuid) -> Result<(), sqlx::Error> {
+/// The key of the transaction-scoped advisory lock (`pg_advisory_xact_lock`) that serialises
+/// executions of the same legacy project.
+pub fn project_lock_key(project_id: Uuid) -> i64 {
     let bytes = project_id.as_bytes();
-    let key = i64::from_be_bytes(bytes[..8].try_into().unwrap_or([0; 8])) ^ 0x6f6e_746f_666c_6565;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(key)
-        .execute(conn)
-        .await?;
-    Ok(())
+    i64::from_be_bytes(bytes[..8].try_into().unwrap_or([0; 8])) ^ 0x6f6e_746f_666c_6565
 }
 
 /// Migrate (or, with `ctx.dry_run`, preview) one project inside the caller's transaction.
-/// The caller has taken [`lock_project`] and commits.
+/// The caller holds the advisory lock of [`project_lock_key`] and commits.
 pub async fn migrate_project(
     conn: &mut PgConnection,
     pipeline: &Pipeline,
@@ -144,7 +141,10 @@ pub async fn migrate_project(
             counts,
         });
     }
-    let actor = write::ensure_actor(&mut *conn, &legacy.user).await?;
+    let actor = match legacy.user.actor_id {
+        Some(actor) => actor,
+        None => write::ensure_actor(&mut *conn, &legacy.user).await?,
+    };
     let stats = write::write(&mut *conn, &cs, ctx, actor, legacy.user.id).await?;
     Ok(ProjectOutcome {
         partial: cs.has_problems(),

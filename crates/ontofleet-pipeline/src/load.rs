@@ -183,6 +183,9 @@ pub struct User {
     pub id: Uuid,
     /// Email.
     pub email: String,
+    /// The onto actor of this user, when one exists already (it is created on first write).
+    #[serde(default)]
+    pub actor_id: Option<Uuid>,
     /// Display name (may be NULL).
     pub name: Option<String>,
 }
@@ -212,7 +215,8 @@ WITH t AS (SELECT * FROM tasks WHERE project_id = $1 AND deleted_at IS NULL), \
              FROM phase_tasks pt JOIN phases x ON x.id = pt.phase_id WHERE pt.task_id IN (SELECT id FROM t)) \
 SELECT json_build_object( \
   'project', (SELECT to_json(p) FROM projects p WHERE p.id = $1), \
-  'user', (SELECT json_build_object('id', u.id, 'email', u.email, 'name', u.name) \
+  'user', (SELECT json_build_object('id', u.id, 'email', u.email, 'name', u.name, \
+                    'actor_id', (SELECT a.id FROM onto_actors a WHERE a.user_id = u.id)) \
              FROM users u JOIN projects p ON p.user_id = u.id WHERE p.id = $1), \
   'phases', coalesce((SELECT json_agg(ph ORDER BY ph.\"order\", ph.id) FROM ph), '[]'::json), \
   'tasks', coalesce((SELECT json_agg(t ORDER BY t.created_at, t.id) FROM t), '[]'::json), \
@@ -228,7 +232,10 @@ SELECT json_build_object( \
             WHEN 'onto_documents' THEN EXISTS (SELECT 1 FROM onto_documents o WHERE o.id = m.onto_id) \
             ELSE false END)) \
      FROM legacy_entity_mappings m \
-    WHERE m.legacy_id = ANY (ARRAY(SELECT $1 UNION ALL SELECT id FROM ph UNION ALL SELECT id FROM t UNION ALL SELECT id FROM e))), '[]'::json))";
+    WHERE (m.legacy_table IN ('projects', 'projects.context') AND m.legacy_id = $1) \
+       OR (m.legacy_table = 'phases' AND m.legacy_id = ANY (ARRAY(SELECT id FROM ph))) \
+       OR (m.legacy_table = 'tasks' AND m.legacy_id = ANY (ARRAY(SELECT id FROM t))) \
+       OR (m.legacy_table = 'task_calendar_events' AND m.legacy_id = ANY (ARRAY(SELECT id FROM e)))), '[]'::json))";
 
 fn rows<T: serde::de::DeserializeOwned>(
     table: &str,

@@ -883,6 +883,22 @@ impl ChangeSet {
         ids.dedup();
         ids
     }
+
+    /// Whether every entity gets a freshly generated onto id (a first migration): then no edge
+    /// can exist yet and the edge diff needs no lookup.
+    pub fn all_fresh(&self) -> bool {
+        fn fresh<T>(e: &Entity<T>) -> bool {
+            matches!(e.action, Action::Insert | Action::Recreate)
+        }
+        let fresh_ids: HashSet<Uuid> = std::iter::once(&self.project)
+            .filter(|e| fresh(e))
+            .map(|e| e.onto_id)
+            .chain(self.document.iter().filter(|e| fresh(e)).map(|e| e.onto_id))
+            .chain(self.plans.iter().filter(|e| fresh(e)).map(|e| e.onto_id))
+            .chain(self.tasks.iter().filter(|e| fresh(e)).map(|e| e.onto_id))
+            .collect();
+        self.onto_ids().iter().all(|id| fresh_ids.contains(id))
+    }
 }
 
 #[cfg(test)]

@@ -4,11 +4,15 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::PgConnection;
+use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::transform::{Action, ChangeSet, DERIVED_RELS, Edge, Entity, RunContext};
+use crate::transform::{
+    Action, ChangeSet, DERIVED_RELS, DocumentRow, Edge, Entity, EventRow, PlanRow, ProjectRow,
+    RunContext, SyncRow, TaskRow,
+};
 
 /// What the writer did beyond the entity rows.
 #[derive(Debug, Clone, Copy, Default)]
@@ -17,18 +21,6 @@ pub struct WriteStats {
     pub edges_inserted: usize,
     /// Edges deleted (no longer derived from the legacy data).
     pub edges_deleted: usize,
-}
-
-fn split<T>(entities: &[Entity<T>]) -> (Vec<&Entity<T>>, Vec<&Entity<T>>) {
-    let inserts = entities
-        .iter()
-        .filter(|e| matches!(e.action, Action::Insert | Action::Recreate))
-        .collect();
-    let updates = entities
-        .iter()
-        .filter(|e| e.action == Action::Resync)
-        .collect();
-    (inserts, updates)
 }
 
 /// Create the actor of a legacy user if needed and return its id. A user without a name gets
@@ -87,6 +79,11 @@ pub async fn find_actor(
 }
 
 /// Write every entity, edge, mapping and log row of the change set.
+///
+/// Resynced rows are updated in place first (rare: legacy rows that changed since the last run),
+/// then everything new — inserted and recreated rows, sync rows, missing edges, mappings and
+/// log rows — goes in [`INSERT_SQL`], one statement. A first migration of a project is that one
+/// statement: per-statement round trips, not rows, are what a project costs.
 pub async fn write(
     conn: &mut PgConnection,
     cs: &ChangeSet,
@@ -94,289 +91,451 @@ pub async fn write(
     actor: Uuid,
     user_id: Uuid,
 ) -> Result<WriteStats, sqlx::Error> {
-    let project_id = cs.project.onto_id;
-    write_project(conn, cs, actor).await?;
-    if let Some(doc) = &cs.document {
-        write_documents(conn, std::slice::from_ref(doc), project_id, actor).await?;
-    }
-    write_plans(conn, &cs.plans, project_id, actor).await?;
-    write_tasks(conn, &cs.tasks, project_id, actor).await?;
-    write_events(conn, &cs.events, project_id, actor).await?;
-    let stats = write_edges(conn, cs).await?;
+    update_resynced(conn, cs).await?;
+    let (missing_edges, edges_deleted) = diff_edges(conn, cs).await?;
     let rows = written(cs);
-    write_mappings(conn, &rows, ctx).await?;
-    write_log(conn, cs, &rows, ctx, user_id).await?;
-    Ok(stats)
+    if !rows.is_empty() || !missing_edges.is_empty() || !cs.problems.is_empty() {
+        insert_new(conn, cs, &missing_edges, &rows, ctx, actor, user_id).await?;
+    }
+    Ok(WriteStats {
+        edges_inserted: missing_edges.len(),
+        edges_deleted,
+    })
 }
 
-async fn write_project(
+fn fresh<T>(e: &Entity<T>) -> bool {
+    matches!(e.action, Action::Insert | Action::Recreate)
+}
+
+/// JSON binds by reference: `Json<&Value>` encodes as `jsonb` without cloning the props.
+fn json_refs<'a, T>(
+    rows: &[&'a Entity<T>],
+    props: impl Fn(&'a T) -> &'a Value,
+) -> Vec<Json<&'a Value>> {
+    rows.iter().map(|e| Json(props(&e.row))).collect()
+}
+
+/// Inserts of every table (each `unnest` of possibly empty arrays, so the statement text is
+/// fixed and prepared once per connection), then the ledger. Foreign keys between the CTEs are
+/// checked at the end of the statement, when every sibling's rows are visible.
+const INSERT_SQL: &str = "\
+WITH p AS (INSERT INTO onto_projects (id, name, description, type_key, state_key, props, facet_context, facet_scale, \
+                  facet_stage, start_at, end_at, created_by) \
+           SELECT u.*, $12 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], \
+                  $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[]) AS u), \
+     d AS (INSERT INTO onto_documents (id, project_id, title, type_key, state_key, props, created_by) \
+           SELECT u.id, $13, u.title, 'document.context.project', 'published', u.props, $12 \
+             FROM unnest($14::uuid[], $15::text[], $16::jsonb[]) AS u(id, title, props)), \
+     pl AS (INSERT INTO onto_plans (id, project_id, name, type_key, state_key, props, created_by) \
+           SELECT u.id, $13, u.name, u.tk, u.sk, u.props, $12 \
+             FROM unnest($17::uuid[], $18::text[], $19::text[], $20::text[], $21::jsonb[]) AS u(id, name, tk, sk, props)), \
+     t AS (INSERT INTO onto_tasks (id, project_id, title, type_key, state_key, priority, due_at, props, created_by) \
+           SELECT u.id, $13, u.title, u.tk, u.sk, u.pr, u.due, u.props, $12 \
+             FROM unnest($22::uuid[], $23::text[], $24::text[], $25::text[], $26::int[], $27::timestamptz[], $28::jsonb[]) \
+                  AS u(id, title, tk, sk, pr, due, props)), \
+     ev AS (INSERT INTO onto_events (id, project_id, owner_entity_type, owner_entity_id, type_key, state_key, title, \
+                  start_at, end_at, all_day, recurrence, external_link, props, created_by) \
+           SELECT u.id, $13, 'task', u.owner, 'event.task_work', u.sk, u.title, u.st, u.en, false, u.rec, u.link, u.props, $12 \
+             FROM unnest($29::uuid[], $30::uuid[], $31::text[], $32::text[], $33::timestamptz[], $34::timestamptz[], \
+                  $35::jsonb[], $36::text[], $37::jsonb[]) AS u(id, owner, sk, title, st, en, rec, link, props)), \
+     sy AS (INSERT INTO onto_event_sync (event_id, calendar_id, provider, external_event_id, sync_status, sync_error, last_synced_at) \
+           SELECT * FROM unnest($38::uuid[], $39::uuid[], $40::text[], $41::text[], $42::text[], $43::text[], $44::timestamptz[]) \
+           ON CONFLICT (calendar_id, provider, external_event_id) DO NOTHING), \
+     e AS (INSERT INTO onto_edges (src_kind, src_id, rel, dst_kind, dst_id) \
+           SELECT * FROM unnest($45::text[], $46::uuid[], $47::text[], $48::text[], $49::uuid[]) \
+           ON CONFLICT (src_kind, src_id, rel, dst_kind, dst_id) DO NOTHING), \
+     m AS (INSERT INTO legacy_entity_mappings (legacy_table, legacy_id, onto_table, onto_id, checksum, run_id, metadata) \
+           SELECT u.lt, u.li, u.ot, u.oi, u.cs, $56, jsonb_build_object('type_key', u.tk) \
+             FROM unnest($50::text[], $51::uuid[], $52::text[], $53::uuid[], $54::text[], $55::text[]) AS u(lt, li, ot, oi, cs, tk) \
+           ON CONFLICT (legacy_table, legacy_id) DO UPDATE SET onto_table = excluded.onto_table, \
+                  onto_id = excluded.onto_id, checksum = excluded.checksum, run_id = excluded.run_id, \
+                  metadata = legacy_entity_mappings.metadata || excluded.metadata, updated_at = now()) \
+INSERT INTO migration_log (run_id, user_id, entity_type, operation, legacy_table, legacy_id, onto_table, onto_id, \
+       status, error_category, error_message, metadata) \
+SELECT $56, $57, u.et, u.op, u.lt, u.li, u.ot, u.oi, u.st, u.ec, u.em, \
+       CASE WHEN u.ec IS NULL THEN jsonb_build_object('type_key', u.tk, 'fallback', $58::bool) \
+            ELSE jsonb_build_object('project_id', $59::uuid) END \
+  FROM unnest($60::text[], $61::text[], $62::text[], $63::uuid[], $64::text[], $65::uuid[], \
+       $66::text[], $67::text[], $68::text[], $69::text[]) AS u(et, op, lt, li, ot, oi, st, ec, em, tk)";
+
+/// Execute [`INSERT_SQL`] for the change set's new rows and its ledger rows.
+async fn insert_new(
     conn: &mut PgConnection,
     cs: &ChangeSet,
+    edges: &[&Edge],
+    rows: &[Written<'_>],
+    ctx: &RunContext,
     actor: Uuid,
+    user_id: Uuid,
 ) -> Result<(), sqlx::Error> {
-    let e = &cs.project;
-    let r = &e.row;
-    let sql = match e.action {
-        Action::Unchanged => return Ok(()),
-        Action::Insert | Action::Recreate => {
-            "INSERT INTO onto_projects (id, name, description, type_key, state_key, props, facet_context, facet_scale, \
-             facet_stage, start_at, end_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-        }
-        Action::Resync => {
-            "UPDATE onto_projects SET name = $2, description = $3, type_key = $4, state_key = $5, props = $6, \
-             facet_context = $7, facet_scale = $8, facet_stage = $9, start_at = $10, end_at = $11, updated_at = now() \
-             WHERE id = $1 AND $12::uuid IS NOT NULL"
-        }
-    };
-    sqlx::query(sql)
-        .bind(e.onto_id)
-        .bind(&r.name)
-        .bind(&r.description)
-        .bind(&r.type_key)
-        .bind(r.state_key)
-        .bind(&r.props)
-        .bind(r.facet_context)
-        .bind(r.facet_scale)
-        .bind(r.facet_stage)
-        .bind(r.start_at)
-        .bind(r.end_at)
+    let project: Vec<&Entity<ProjectRow>> =
+        std::iter::once(&cs.project).filter(|e| fresh(e)).collect();
+    let docs: Vec<&Entity<DocumentRow>> = cs.document.iter().filter(|e| fresh(e)).collect();
+    let plans: Vec<&Entity<PlanRow>> = cs.plans.iter().filter(|e| fresh(e)).collect();
+    let tasks: Vec<&Entity<TaskRow>> = cs.tasks.iter().filter(|e| fresh(e)).collect();
+    let events: Vec<&Entity<EventRow>> = cs.events.iter().filter(|e| fresh(e)).collect();
+    // Sync rows of every written event: a resynced event's were deleted by `update_resynced`.
+    let syncs: Vec<(Uuid, &SyncRow)> = cs
+        .events
+        .iter()
+        .filter(|e| e.action.writes())
+        .filter_map(|e| e.row.sync.as_ref().map(|s| (e.onto_id, s)))
+        .collect();
+    let log = LogRows::new(cs, rows);
+    sqlx::query(INSERT_SQL)
+        // p: $1–$11, actor $12, project onto id $13
+        .bind(project.iter().map(|e| e.onto_id).collect::<Vec<_>>())
+        .bind(
+            project
+                .iter()
+                .map(|e| e.row.name.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            project
+                .iter()
+                .map(|e| e.row.description.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            project
+                .iter()
+                .map(|e| e.row.type_key.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(project.iter().map(|e| e.row.state_key).collect::<Vec<_>>())
+        .bind(json_refs(&project, |r| &r.props))
+        .bind(
+            project
+                .iter()
+                .map(|e| e.row.facet_context)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            project
+                .iter()
+                .map(|e| e.row.facet_scale)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            project
+                .iter()
+                .map(|e| e.row.facet_stage)
+                .collect::<Vec<_>>(),
+        )
+        .bind(project.iter().map(|e| e.row.start_at).collect::<Vec<_>>())
+        .bind(project.iter().map(|e| e.row.end_at).collect::<Vec<_>>())
         .bind(actor)
+        .bind(cs.project.onto_id)
+        // d: $14–$16
+        .bind(docs.iter().map(|e| e.onto_id).collect::<Vec<_>>())
+        .bind(
+            docs.iter()
+                .map(|e| e.row.title.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(json_refs(&docs, |r| &r.props))
+        // pl: $17–$21
+        .bind(plans.iter().map(|e| e.onto_id).collect::<Vec<_>>())
+        .bind(
+            plans
+                .iter()
+                .map(|e| e.row.name.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            plans
+                .iter()
+                .map(|e| e.row.type_key.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(plans.iter().map(|e| e.row.state_key).collect::<Vec<_>>())
+        .bind(json_refs(&plans, |r| &r.props))
+        // t: $22–$28
+        .bind(tasks.iter().map(|e| e.onto_id).collect::<Vec<_>>())
+        .bind(
+            tasks
+                .iter()
+                .map(|e| e.row.title.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            tasks
+                .iter()
+                .map(|e| e.row.type_key.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(tasks.iter().map(|e| e.row.state_key).collect::<Vec<_>>())
+        .bind(tasks.iter().map(|e| e.row.priority).collect::<Vec<_>>())
+        .bind(tasks.iter().map(|e| e.row.due_at).collect::<Vec<_>>())
+        .bind(json_refs(&tasks, |r| &r.props))
+        // ev: $29–$37
+        .bind(events.iter().map(|e| e.onto_id).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.row.owner_task).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.row.state_key).collect::<Vec<_>>())
+        .bind(
+            events
+                .iter()
+                .map(|e| e.row.title.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(events.iter().map(|e| e.row.start_at).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.row.end_at).collect::<Vec<_>>())
+        .bind(json_refs(&events, |r| &r.recurrence))
+        .bind(
+            events
+                .iter()
+                .map(|e| e.row.external_link.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(json_refs(&events, |r| &r.props))
+        // sy: $38–$44
+        .bind(syncs.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+        .bind(syncs.iter().map(|(_, s)| s.calendar_id).collect::<Vec<_>>())
+        .bind(
+            syncs
+                .iter()
+                .map(|(_, s)| s.provider.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            syncs
+                .iter()
+                .map(|(_, s)| s.external_event_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            syncs
+                .iter()
+                .map(|(_, s)| s.sync_status.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            syncs
+                .iter()
+                .map(|(_, s)| s.sync_error.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            syncs
+                .iter()
+                .map(|(_, s)| s.last_synced_at)
+                .collect::<Vec<_>>(),
+        )
+        // e: $45–$49
+        .bind(edges.iter().map(|e| e.src_kind).collect::<Vec<_>>())
+        .bind(edges.iter().map(|e| e.src_id).collect::<Vec<_>>())
+        .bind(edges.iter().map(|e| e.rel).collect::<Vec<_>>())
+        .bind(edges.iter().map(|e| e.dst_kind).collect::<Vec<_>>())
+        .bind(edges.iter().map(|e| e.dst_id).collect::<Vec<_>>())
+        // m: $50–$55
+        .bind(rows.iter().map(|r| r.legacy_table).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.legacy_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.onto_table).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.onto_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.checksum).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.type_key).collect::<Vec<_>>())
+        // run $56, user $57, fallback $58, legacy project $59, log $60–$69
+        .bind(ctx.run_id)
+        .bind(user_id)
+        .bind(ctx.fallback)
+        .bind(cs.project.legacy_id)
+        .bind(log.entity_type)
+        .bind(log.operation)
+        .bind(log.legacy_table)
+        .bind(log.legacy_id)
+        .bind(log.onto_table)
+        .bind(log.onto_id)
+        .bind(log.status)
+        .bind(log.category)
+        .bind(log.message)
+        .bind(log.type_key)
         .execute(conn)
         .await?;
     Ok(())
 }
 
-async fn write_documents(
-    conn: &mut PgConnection,
-    docs: &[Entity<crate::transform::DocumentRow>],
-    project_id: Uuid,
-    actor: Uuid,
-) -> Result<(), sqlx::Error> {
-    let (inserts, updates) = split(docs);
-    for (rows, sql) in [
-        (
-            inserts,
-            "INSERT INTO onto_documents (id, project_id, title, type_key, state_key, props, created_by) \
-             SELECT u.id, $4, u.title, 'document.context.project', 'published', u.props, $5 \
-               FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) AS u(id, title, props)",
-        ),
-        (
-            updates,
+/// `migration_log` rows as columns: one per written entity, one per problem.
+struct LogRows<'a> {
+    entity_type: Vec<&'a str>,
+    operation: Vec<&'a str>,
+    legacy_table: Vec<&'a str>,
+    legacy_id: Vec<Uuid>,
+    onto_table: Vec<Option<&'a str>>,
+    onto_id: Vec<Option<Uuid>>,
+    status: Vec<&'a str>,
+    category: Vec<Option<&'a str>>,
+    message: Vec<Option<&'a str>>,
+    type_key: Vec<Option<&'a str>>,
+}
+
+impl<'a> LogRows<'a> {
+    fn new(cs: &'a ChangeSet, rows: &[Written<'a>]) -> Self {
+        let n = rows.len() + cs.problems.len();
+        let mut log = Self {
+            entity_type: Vec::with_capacity(n),
+            operation: Vec::with_capacity(n),
+            legacy_table: Vec::with_capacity(n),
+            legacy_id: Vec::with_capacity(n),
+            onto_table: Vec::with_capacity(n),
+            onto_id: Vec::with_capacity(n),
+            status: Vec::with_capacity(n),
+            category: Vec::with_capacity(n),
+            message: Vec::with_capacity(n),
+            type_key: Vec::with_capacity(n),
+        };
+        for r in rows {
+            log.entity_type.push(r.entity_type);
+            log.operation.push(r.action.operation());
+            log.legacy_table.push(r.legacy_table);
+            log.legacy_id.push(r.legacy_id);
+            log.onto_table.push(Some(r.onto_table));
+            log.onto_id.push(Some(r.onto_id));
+            log.status.push("completed");
+            log.category.push(None);
+            log.message.push(None);
+            log.type_key.push(r.type_key);
+        }
+        for p in &cs.problems {
+            log.entity_type.push(p.entity_type);
+            log.operation.push("skip");
+            log.legacy_table.push(p.legacy_table);
+            log.legacy_id.push(p.legacy_id);
+            log.onto_table.push(p.onto.map(|(t, _)| t));
+            log.onto_id.push(p.onto.map(|(_, id)| id));
+            log.status.push(p.status);
+            log.category.push(Some(p.category.as_str()));
+            log.message.push(Some(p.message.as_str()));
+            log.type_key.push(None);
+        }
+        log
+    }
+}
+
+/// Update the resynced rows in place (same onto id) and drop the sync rows of resynced events
+/// (re-derived by [`insert_new`]).
+async fn update_resynced(conn: &mut PgConnection, cs: &ChangeSet) -> Result<(), sqlx::Error> {
+    let resync = |a: Action| a == Action::Resync;
+    if resync(cs.project.action) {
+        let r = &cs.project.row;
+        sqlx::query(
+            "UPDATE onto_projects SET name = $2, description = $3, type_key = $4, state_key = $5, props = $6, \
+             facet_context = $7, facet_scale = $8, facet_stage = $9, start_at = $10, end_at = $11, updated_at = now() \
+             WHERE id = $1",
+        )
+        .bind(cs.project.onto_id)
+        .bind(&r.name)
+        .bind(&r.description)
+        .bind(&r.type_key)
+        .bind(r.state_key)
+        .bind(Json(&r.props))
+        .bind(r.facet_context)
+        .bind(r.facet_scale)
+        .bind(r.facet_stage)
+        .bind(r.start_at)
+        .bind(r.end_at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let project_id = cs.project.onto_id;
+    let docs: Vec<_> = cs.document.iter().filter(|e| resync(e.action)).collect();
+    if !docs.is_empty() {
+        sqlx::query(
             "UPDATE onto_documents o SET title = u.title, props = u.props, updated_at = now() \
                FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) AS u(id, title, props) \
-              WHERE o.id = u.id AND o.project_id = $4 AND $5::uuid IS NOT NULL",
-        ),
-    ] {
-        if rows.is_empty() {
-            continue;
-        }
-        sqlx::query(sql)
-            .bind(rows.iter().map(|e| e.onto_id).collect::<Vec<_>>())
-            .bind(
-                rows.iter()
-                    .map(|e| e.row.title.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(rows.iter().map(|e| e.row.props.clone()).collect::<Vec<_>>())
-            .bind(project_id)
-            .bind(actor)
-            .execute(&mut *conn)
-            .await?;
+              WHERE o.id = u.id AND o.project_id = $4",
+        )
+        .bind(docs.iter().map(|e| e.onto_id).collect::<Vec<_>>())
+        .bind(
+            docs.iter()
+                .map(|e| e.row.title.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(json_refs(&docs, |r| &r.props))
+        .bind(project_id)
+        .execute(&mut *conn)
+        .await?;
     }
-    Ok(())
-}
-
-async fn write_plans(
-    conn: &mut PgConnection,
-    plans: &[Entity<crate::transform::PlanRow>],
-    project_id: Uuid,
-    actor: Uuid,
-) -> Result<(), sqlx::Error> {
-    let (inserts, updates) = split(plans);
-    for (rows, sql) in [
-        (
-            inserts,
-            "INSERT INTO onto_plans (id, project_id, name, type_key, state_key, props, created_by) \
-             SELECT u.id, $6, u.name, u.tk, u.sk, u.props, $7 \
-               FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[]) AS u(id, name, tk, sk, props)",
-        ),
-        (
-            updates,
+    let plans: Vec<_> = cs.plans.iter().filter(|e| resync(e.action)).collect();
+    if !plans.is_empty() {
+        sqlx::query(
             "UPDATE onto_plans o SET name = u.name, type_key = u.tk, state_key = u.sk, props = u.props, updated_at = now() \
                FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[]) AS u(id, name, tk, sk, props) \
-              WHERE o.id = u.id AND o.project_id = $6 AND $7::uuid IS NOT NULL",
-        ),
-    ] {
-        if rows.is_empty() {
-            continue;
-        }
-        sqlx::query(sql)
-            .bind(rows.iter().map(|e| e.onto_id).collect::<Vec<_>>())
-            .bind(rows.iter().map(|e| e.row.name.as_str()).collect::<Vec<_>>())
-            .bind(
-                rows.iter()
-                    .map(|e| e.row.type_key.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(rows.iter().map(|e| e.row.state_key).collect::<Vec<_>>())
-            .bind(rows.iter().map(|e| e.row.props.clone()).collect::<Vec<_>>())
-            .bind(project_id)
-            .bind(actor)
-            .execute(&mut *conn)
-            .await?;
+              WHERE o.id = u.id AND o.project_id = $6",
+        )
+        .bind(plans.iter().map(|e| e.onto_id).collect::<Vec<_>>())
+        .bind(plans.iter().map(|e| e.row.name.as_str()).collect::<Vec<_>>())
+        .bind(plans.iter().map(|e| e.row.type_key.as_str()).collect::<Vec<_>>())
+        .bind(plans.iter().map(|e| e.row.state_key).collect::<Vec<_>>())
+        .bind(json_refs(&plans, |r| &r.props))
+        .bind(project_id)
+        .execute(&mut *conn)
+        .await?;
     }
-    Ok(())
-}
-
-async fn write_tasks(
-    conn: &mut PgConnection,
-    tasks: &[Entity<crate::transform::TaskRow>],
-    project_id: Uuid,
-    actor: Uuid,
-) -> Result<(), sqlx::Error> {
-    let (inserts, updates) = split(tasks);
-    for (rows, sql) in [
-        (
-            inserts,
-            "INSERT INTO onto_tasks (id, project_id, title, type_key, state_key, priority, due_at, props, created_by) \
-             SELECT u.id, $8, u.title, u.tk, u.sk, u.pr, u.due, u.props, $9 \
-               FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::jsonb[]) \
-                    AS u(id, title, tk, sk, pr, due, props)",
-        ),
-        (
-            updates,
+    let tasks: Vec<_> = cs.tasks.iter().filter(|e| resync(e.action)).collect();
+    if !tasks.is_empty() {
+        sqlx::query(
             "UPDATE onto_tasks o SET title = u.title, type_key = u.tk, state_key = u.sk, priority = u.pr, due_at = u.due, \
                     props = u.props, updated_at = now() \
                FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::jsonb[]) \
                     AS u(id, title, tk, sk, pr, due, props) \
-              WHERE o.id = u.id AND o.project_id = $8 AND $9::uuid IS NOT NULL",
-        ),
-    ] {
-        if rows.is_empty() {
-            continue;
-        }
-        sqlx::query(sql)
-            .bind(rows.iter().map(|e| e.onto_id).collect::<Vec<_>>())
-            .bind(
-                rows.iter()
-                    .map(|e| e.row.title.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                rows.iter()
-                    .map(|e| e.row.type_key.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(rows.iter().map(|e| e.row.state_key).collect::<Vec<_>>())
-            .bind(rows.iter().map(|e| e.row.priority).collect::<Vec<_>>())
-            .bind(rows.iter().map(|e| e.row.due_at).collect::<Vec<_>>())
-            .bind(rows.iter().map(|e| e.row.props.clone()).collect::<Vec<_>>())
-            .bind(project_id)
-            .bind(actor)
-            .execute(&mut *conn)
-            .await?;
+              WHERE o.id = u.id AND o.project_id = $8",
+        )
+        .bind(tasks.iter().map(|e| e.onto_id).collect::<Vec<_>>())
+        .bind(tasks.iter().map(|e| e.row.title.as_str()).collect::<Vec<_>>())
+        .bind(tasks.iter().map(|e| e.row.type_key.as_str()).collect::<Vec<_>>())
+        .bind(tasks.iter().map(|e| e.row.state_key).collect::<Vec<_>>())
+        .bind(tasks.iter().map(|e| e.row.priority).collect::<Vec<_>>())
+        .bind(tasks.iter().map(|e| e.row.due_at).collect::<Vec<_>>())
+        .bind(json_refs(&tasks, |r| &r.props))
+        .bind(project_id)
+        .execute(&mut *conn)
+        .await?;
     }
-    Ok(())
-}
-
-async fn write_events(
-    conn: &mut PgConnection,
-    events: &[Entity<crate::transform::EventRow>],
-    project_id: Uuid,
-    actor: Uuid,
-) -> Result<(), sqlx::Error> {
-    let (inserts, updates) = split(events);
-    for (rows, sql) in [
-        (
-            &inserts,
-            "INSERT INTO onto_events (id, project_id, owner_entity_type, owner_entity_id, type_key, state_key, title, \
-                    start_at, end_at, all_day, recurrence, external_link, props, created_by) \
-             SELECT u.id, $10, 'task', u.owner, 'event.task_work', u.sk, u.title, u.st, u.en, false, u.rec, u.link, \
-                    u.props, $11 \
-               FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], \
-                           $7::jsonb[], $8::text[], $9::jsonb[]) AS u(id, owner, sk, title, st, en, rec, link, props)",
-        ),
-        (
-            &updates,
-            "UPDATE onto_events o SET owner_entity_id = u.owner, state_key = u.sk, title = u.title, start_at = u.st, \
+    let events: Vec<_> = cs.events.iter().filter(|e| resync(e.action)).collect();
+    if !events.is_empty() {
+        sqlx::query(
+            "WITH s AS (DELETE FROM onto_event_sync WHERE event_id = ANY($1)) \
+             UPDATE onto_events o SET owner_entity_id = u.owner, state_key = u.sk, title = u.title, start_at = u.st, \
                     end_at = u.en, recurrence = u.rec, external_link = u.link, props = u.props, updated_at = now() \
                FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], \
                            $7::jsonb[], $8::text[], $9::jsonb[]) AS u(id, owner, sk, title, st, en, rec, link, props) \
-              WHERE o.id = u.id AND o.project_id = $10 AND $11::uuid IS NOT NULL",
-        ),
-    ] {
-        if rows.is_empty() {
-            continue;
-        }
-        sqlx::query(sql)
-            .bind(rows.iter().map(|e| e.onto_id).collect::<Vec<_>>())
-            .bind(rows.iter().map(|e| e.row.owner_task).collect::<Vec<_>>())
-            .bind(rows.iter().map(|e| e.row.state_key).collect::<Vec<_>>())
-            .bind(
-                rows.iter()
-                    .map(|e| e.row.title.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(rows.iter().map(|e| e.row.start_at).collect::<Vec<_>>())
-            .bind(rows.iter().map(|e| e.row.end_at).collect::<Vec<_>>())
-            .bind(
-                rows.iter()
-                    .map(|e| e.row.recurrence.clone())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                rows.iter()
-                    .map(|e| e.row.external_link.as_deref())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(rows.iter().map(|e| e.row.props.clone()).collect::<Vec<_>>())
-            .bind(project_id)
-            .bind(actor)
-            .execute(&mut *conn)
-            .await?;
-    }
-    // Sync rows are derived from the event row: replaced whenever the event is written.
-    if !updates.is_empty() {
-        sqlx::query("DELETE FROM onto_event_sync WHERE event_id = ANY($1)")
-            .bind(updates.iter().map(|e| e.onto_id).collect::<Vec<_>>())
-            .execute(&mut *conn)
-            .await?;
-    }
-    let syncs: Vec<(Uuid, &crate::transform::SyncRow)> = inserts
-        .iter()
-        .chain(updates.iter())
-        .filter_map(|e| e.row.sync.as_ref().map(|s| (e.onto_id, s)))
-        .collect();
-    if !syncs.is_empty() {
-        sqlx::query(
-            "INSERT INTO onto_event_sync (event_id, calendar_id, provider, external_event_id, sync_status, sync_error, \
-                    last_synced_at) \
-             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[]) \
-             ON CONFLICT (calendar_id, provider, external_event_id) DO NOTHING",
+              WHERE o.id = u.id AND o.project_id = $10",
         )
-        .bind(syncs.iter().map(|(id, _)| *id).collect::<Vec<_>>())
-        .bind(syncs.iter().map(|(_, s)| s.calendar_id).collect::<Vec<_>>())
-        .bind(syncs.iter().map(|(_, s)| s.provider.as_str()).collect::<Vec<_>>())
-        .bind(syncs.iter().map(|(_, s)| s.external_event_id.as_str()).collect::<Vec<_>>())
-        .bind(syncs.iter().map(|(_, s)| s.sync_status.as_str()).collect::<Vec<_>>())
-        .bind(syncs.iter().map(|(_, s)| s.sync_error.as_deref()).collect::<Vec<_>>())
-        .bind(syncs.iter().map(|(_, s)| s.last_synced_at).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.onto_id).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.row.owner_task).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.row.state_key).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.row.title.as_str()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.row.start_at).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.row.end_at).collect::<Vec<_>>())
+        .bind(json_refs(&events, |r| &r.recurrence))
+        .bind(events.iter().map(|e| e.row.external_link.as_deref()).collect::<Vec<_>>())
+        .bind(json_refs(&events, |r| &r.props))
+        .bind(project_id)
         .execute(&mut *conn)
         .await?;
     }
     Ok(())
 }
 
-/// Make the project's derived edges equal to the desired set: insert the missing ones, delete
-/// the ones the legacy data no longer implies. Unchanged data writes nothing.
-async fn write_edges(conn: &mut PgConnection, cs: &ChangeSet) -> Result<WriteStats, sqlx::Error> {
-    let existing: Vec<(Uuid, String, Uuid, String, String, Uuid)> = sqlx::query_as(
-        "SELECT id, src_kind, src_id, rel, dst_kind, dst_id FROM onto_edges WHERE src_id = ANY($1) AND rel = ANY($2)",
-    )
-    .bind(cs.onto_ids())
-    .bind(&DERIVED_RELS[..])
-    .fetch_all(&mut *conn)
-    .await?;
+/// Diff the project's derived edges against the desired set: delete the ones the legacy data no
+/// longer implies and return the missing ones (inserted by [`write_ledger`]) with the number
+/// deleted. Unchanged data writes nothing.
+async fn diff_edges<'a>(
+    conn: &mut PgConnection,
+    cs: &'a ChangeSet,
+) -> Result<(Vec<&'a Edge>, usize), sqlx::Error> {
+    let existing: Vec<(Uuid, String, Uuid, String, String, Uuid)> = if cs.all_fresh() {
+        Vec::new()
+    } else {
+        sqlx::query_as(
+            "SELECT id, src_kind, src_id, rel, dst_kind, dst_id FROM onto_edges WHERE src_id = ANY($1) AND rel = ANY($2)",
+        )
+        .bind(cs.onto_ids())
+        .bind(&DERIVED_RELS[..])
+        .fetch_all(&mut *conn)
+        .await?
+    };
     let key = |e: &Edge| {
         (
             e.src_kind.to_owned(),
@@ -409,24 +568,7 @@ async fn write_edges(conn: &mut PgConnection, cs: &ChangeSet) -> Result<WriteSta
             .execute(&mut *conn)
             .await?;
     }
-    if !missing.is_empty() {
-        sqlx::query(
-            "INSERT INTO onto_edges (src_kind, src_id, rel, dst_kind, dst_id) \
-             SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::uuid[]) \
-             ON CONFLICT (src_kind, src_id, rel, dst_kind, dst_id) DO NOTHING",
-        )
-        .bind(missing.iter().map(|e| e.src_kind).collect::<Vec<_>>())
-        .bind(missing.iter().map(|e| e.src_id).collect::<Vec<_>>())
-        .bind(missing.iter().map(|e| e.rel).collect::<Vec<_>>())
-        .bind(missing.iter().map(|e| e.dst_kind).collect::<Vec<_>>())
-        .bind(missing.iter().map(|e| e.dst_id).collect::<Vec<_>>())
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(WriteStats {
-        edges_inserted: missing.len(),
-        edges_deleted: stale.len(),
-    })
+    Ok((missing, stale.len()))
 }
 
 /// One written entity, flattened for the ledger statements.
@@ -485,99 +627,4 @@ fn written(cs: &ChangeSet) -> Vec<Written<'_>> {
         Some("event.task_work")
     });
     out
-}
-
-async fn write_mappings(
-    conn: &mut PgConnection,
-    rows: &[Written<'_>],
-    ctx: &RunContext,
-) -> Result<(), sqlx::Error> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "INSERT INTO legacy_entity_mappings (legacy_table, legacy_id, onto_table, onto_id, checksum, run_id, metadata) \
-         SELECT u.lt, u.li, u.ot, u.oi, u.cs, $6, jsonb_build_object('type_key', u.tk) \
-           FROM unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $7::text[]) AS u(lt, li, ot, oi, cs, tk) \
-         ON CONFLICT (legacy_table, legacy_id) DO UPDATE SET onto_table = excluded.onto_table, \
-                onto_id = excluded.onto_id, checksum = excluded.checksum, run_id = excluded.run_id, \
-                metadata = legacy_entity_mappings.metadata || excluded.metadata, updated_at = now()",
-    )
-    .bind(rows.iter().map(|r| r.legacy_table).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.legacy_id).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.onto_table).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.onto_id).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.checksum).collect::<Vec<_>>())
-    .bind(ctx.run_id)
-    .bind(rows.iter().map(|r| r.type_key).collect::<Vec<_>>())
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-async fn write_log(
-    conn: &mut PgConnection,
-    cs: &ChangeSet,
-    rows: &[Written<'_>],
-    ctx: &RunContext,
-    user_id: Uuid,
-) -> Result<(), sqlx::Error> {
-    let mut entity_type = Vec::new();
-    let mut operation = Vec::new();
-    let mut legacy_table = Vec::new();
-    let mut legacy_id = Vec::new();
-    let mut onto_table: Vec<Option<&str>> = Vec::new();
-    let mut onto_id: Vec<Option<Uuid>> = Vec::new();
-    let mut status = Vec::new();
-    let mut category: Vec<Option<&str>> = Vec::new();
-    let mut message: Vec<Option<&str>> = Vec::new();
-    let mut metadata: Vec<Value> = Vec::new();
-    for r in rows {
-        entity_type.push(r.entity_type);
-        operation.push(r.action.operation());
-        legacy_table.push(r.legacy_table);
-        legacy_id.push(r.legacy_id);
-        onto_table.push(Some(r.onto_table));
-        onto_id.push(Some(r.onto_id));
-        status.push("completed");
-        category.push(None);
-        message.push(None);
-        metadata.push(json!({"type_key": r.type_key, "fallback": ctx.fallback}));
-    }
-    for p in &cs.problems {
-        entity_type.push(p.entity_type);
-        operation.push("skip");
-        legacy_table.push(p.legacy_table);
-        legacy_id.push(p.legacy_id);
-        onto_table.push(p.onto.map(|(t, _)| t));
-        onto_id.push(p.onto.map(|(_, id)| id));
-        status.push(p.status);
-        category.push(Some(p.category.as_str()));
-        message.push(Some(p.message.as_str()));
-        metadata.push(json!({"project_id": cs.project.legacy_id}));
-    }
-    if entity_type.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "INSERT INTO migration_log (run_id, user_id, entity_type, operation, legacy_table, legacy_id, onto_table, onto_id, \
-                status, error_category, error_message, metadata) \
-         SELECT $1, $2, u.* FROM unnest($3::text[], $4::text[], $5::text[], $6::uuid[], $7::text[], $8::uuid[], \
-                $9::text[], $10::text[], $11::text[], $12::jsonb[]) AS u",
-    )
-    .bind(ctx.run_id)
-    .bind(user_id)
-    .bind(entity_type)
-    .bind(operation)
-    .bind(legacy_table)
-    .bind(legacy_id)
-    .bind(onto_table)
-    .bind(onto_id)
-    .bind(status)
-    .bind(category)
-    .bind(message)
-    .bind(metadata)
-    .execute(conn)
-    .await?;
-    Ok(())
 }

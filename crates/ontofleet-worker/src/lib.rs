@@ -104,14 +104,19 @@ impl ProjectHandler {
     ) -> Result<Done, AttemptError> {
         let mut tx = self.pool.begin().await?;
         // The worker's pool commits asynchronously: see `ontofleet_db::connect_worker`.
-        ontofleet_pipeline::lock_project(&mut tx, project_id).await?;
-        // Under the project lock: a duplicate execution finds the item terminal and stops here.
-        let status: Option<String> =
-            sqlx::query_scalar("SELECT status FROM migration_run_items WHERE run_id = $1 AND project_id = $2 FOR UPDATE")
-                .bind(run.id)
-                .bind(project_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        // The project lock, then the item row, in one statement: the row lock is taken above the
+        // join, after the advisory lock, so a duplicate execution waits for the first one and
+        // then finds the item terminal and stops here.
+        let status: Option<String> = sqlx::query_scalar(
+            "WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock($3)) \
+             SELECT i.status FROM l, migration_run_items i \
+              WHERE i.run_id = $1 AND i.project_id = $2 FOR UPDATE OF i",
+        )
+        .bind(run.id)
+        .bind(project_id)
+        .bind(ontofleet_pipeline::project_lock_key(project_id))
+        .fetch_optional(&mut *tx)
+        .await?;
         if status.is_none_or(|s| s.parse::<ItemStatus>().is_ok_and(ItemStatus::is_terminal)) {
             return Ok(Done::AlreadyTerminal);
         }
@@ -134,23 +139,19 @@ impl ProjectHandler {
         } else {
             ItemStatus::Succeeded
         };
+        let attempt = AttemptRecord {
+            outcome: status.as_str(),
+            duration_ms: t0.elapsed().as_millis() as i64,
+            ..record.clone()
+        };
         let result = ItemResult {
             status,
             counts: Some(&outcome.counts),
             preview: outcome.preview.as_ref(),
             category: None,
             error: None,
+            attempt: Some(&attempt),
         };
-        // Recorded before complete_item locks the shared run row, to keep that section short.
-        ledger::insert_attempt(
-            &mut tx,
-            &AttemptRecord {
-                outcome: status.as_str(),
-                duration_ms: t0.elapsed().as_millis() as i64,
-                ..record.clone()
-            },
-        )
-        .await?;
         let completed_run =
             ontofleet_control::complete_item(&mut tx, self.fence(run), project_id, &result).await?;
         tx.commit().await?;
@@ -239,6 +240,7 @@ impl ProjectHandler {
                     preview: None,
                     category: Some(category),
                     error: Some(message),
+                    attempt: None,
                 };
                 completed = ontofleet_control::complete_item(
                     &mut tx,
@@ -265,6 +267,7 @@ impl ProjectHandler {
             preview: None,
             category: None,
             error: None,
+            attempt: None,
         };
         let fence = RunFence {
             lock_token: None,

@@ -154,14 +154,29 @@ fn accuracy_on_holdout() {
     assert!(acc >= 0.80, "holdout work-mode accuracy {acc:.3} < 0.80");
 }
 
-/// Two more sets written after the lexicon (informational; `dev-a` was used to find gaps,
-/// `dev-b` was not tuned on).
+/// The blind set: 240 rows in the style of the labelled set, written by someone who had not seen
+/// the classifier or the other sets, and never tuned on. This is the held-out figure of SPEC §5.1.
+#[test]
+fn accuracy_on_blind_set() {
+    let rows = load("task-modes-holdout-3.tsv");
+    assert_eq!(rows.len(), 240);
+    let acc = report("task-modes-holdout-3.tsv", &rows);
+    assert!(acc >= 0.85, "blind-set work-mode accuracy {acc:.3} < 0.85");
+}
+
+/// More sets written after the lexicon (`dev-a` and `holdout-2` were used to find gaps; `dev-b`
+/// was not tuned on). `holdout-2` is deliberately hard: noun phrases without a verb, questions
+/// and keyword traps ("Set up autopay" is admin, not setup).
 #[test]
 fn accuracy_on_dev_sets() {
-    for name in ["task-modes-dev-a.tsv", "task-modes-dev-b.tsv"] {
+    for (name, floor) in [
+        ("task-modes-dev-a.tsv", 0.80),
+        ("task-modes-dev-b.tsv", 0.80),
+        ("task-modes-holdout-2.tsv", 0.70),
+    ] {
         let rows = load(name);
         let acc = report(name, &rows);
-        assert!(acc >= 0.80, "{name}: work-mode accuracy {acc:.3} < 0.80");
+        assert!(acc >= floor, "{name}: work-mode accuracy {acc:.3} < {floor}");
     }
 }
 
