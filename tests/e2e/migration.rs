@@ -52,12 +52,28 @@ async fn bad_rows_migrate_exactly_once_through_the_queue_and_resync_writes_nothi
         "{want:?}"
     );
 
+    // Shared templates are read, never written, by a run (SPEC §5.2).
+    let templates_sql =
+        "SELECT md5(string_agg(t::text, '|' ORDER BY t.type_key)) FROM onto_templates t";
+    let templates_before: String = sqlx::query_scalar(templates_sql)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+
     let _w1 = db.spawn_worker("w1", 2, &[]);
     let _w2 = db.spawn_worker("w2", 2, &[]);
     db.wait_workers(&["w1", "w2"], Duration::from_secs(30))
         .await;
     let run = run_id(&db.cli_ok(&["run", "start", "--all"]).await);
     assert_eq!(db.wait_run(run, RUN_TIMEOUT).await, "completed_with_errors");
+    let templates_after: String = sqlx::query_scalar(templates_sql)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        templates_after, templates_before,
+        "a run modified onto_templates"
+    );
     assert_target(&db, &want).await;
 
     let (total, ok, partial, failed, skipped): (i32, i32, i32, i32, i32) = sqlx::query_as(

@@ -60,6 +60,8 @@ pub struct Pipeline {
     pub catalog: Arc<TemplateCatalog>,
     /// The configured classifier.
     pub classifier: Arc<dyn Classifier>,
+    /// How all-numeric dates in descriptions are read (`pipeline.day_first`).
+    pub date_order: infer::DateOrder,
 }
 
 impl Pipeline {
@@ -68,7 +70,18 @@ impl Pipeline {
         Self {
             catalog: Arc::new(catalog),
             classifier: Arc::new(RulesClassifier),
+            date_order: infer::DateOrder::MonthFirst,
         }
+    }
+
+    /// Read all-numeric dates day first (`20/06/2026`) instead of month first.
+    pub fn day_first(mut self, day_first: bool) -> Self {
+        self.date_order = if day_first {
+            infer::DateOrder::DayFirst
+        } else {
+            infer::DateOrder::MonthFirst
+        };
+        self
     }
 }
 
@@ -132,7 +145,13 @@ pub async fn migrate_project(
         .map(|t| t.id)
         .zip(classifications)
         .collect();
-    let cs = transform::build(&legacy, ctx, &pipeline.catalog, &classified);
+    let cs = transform::build(
+        &legacy,
+        ctx,
+        &pipeline.catalog,
+        &classified,
+        pipeline.date_order,
+    );
     if ctx.dry_run {
         let counts = cs.counts(0, 0);
         return Ok(ProjectOutcome {

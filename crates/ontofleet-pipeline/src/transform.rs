@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::checksum::checksum;
 use crate::classify::Classification;
+use crate::infer::{self, DateOrder};
 use crate::load::{CORE_VALUE_COLUMNS, Event, LegacyProject, Mapping, Task};
 use crate::rules;
 use crate::templates::TemplateCatalog;
@@ -300,6 +301,7 @@ pub fn build(
     ctx: &RunContext,
     catalog: &TemplateCatalog,
     classified: &HashMap<Uuid, Classification>,
+    date_order: DateOrder,
 ) -> ChangeSet {
     let p = &legacy.project.data;
     let (selected, skipped_completed) = select_tasks(legacy, ctx);
@@ -322,6 +324,7 @@ pub fn build(
     let (type_key, _) = catalog.resolve(
         "project",
         rules::propose_project_key(&keyword_text),
+        &keyword_text,
         ctx.fallback,
     );
     let core_values: serde_json::Map<String, Value> = CORE_VALUE_COLUMNS
@@ -350,6 +353,27 @@ pub fn build(
             "facets": {"context": facet_context, "scale": facet_scale, "stage": facet_stage},
         }),
     );
+    let project_text = format!(
+        "{}\n{}",
+        p.description.as_deref().unwrap_or(""),
+        p.executive_summary.as_deref().unwrap_or("")
+    );
+    for bad in complete_props(
+        catalog.schema(&type_key),
+        &mut props,
+        &project_text,
+        date_order,
+    ) {
+        problems.push(Problem {
+            entity_type: "project_prop",
+            legacy_table: "projects",
+            legacy_id: p.id,
+            onto: Some(("onto_projects", project_onto)),
+            status: "skipped",
+            category: ErrorCategory::Data,
+            message: format!("project {}: {} (kept in props.invalid_props)", p.id, bad),
+        });
+    }
     let project = Entity {
         legacy_table: "projects",
         legacy_id: p.id,
@@ -482,7 +506,8 @@ pub fn build(
                     .iter()
                     .filter(|(phase, _)| *phase == d.id)
                     .count();
-                let (type_key, _) = catalog.resolve("plan", "plan.phase.project", ctx.fallback);
+                let (type_key, _) =
+                    catalog.resolve("plan", "plan.phase.project", &d.name, ctx.fallback);
                 let mut props = catalog.default_props(&type_key);
                 rules::deep_merge(
                     &mut props,
@@ -623,7 +648,9 @@ pub fn build(
             confidence: 0.0,
             classifier: "none",
         });
-        let (type_key, _) = catalog.resolve("task", &classification.type_key(), ctx.fallback);
+        let task_text = format!("{} {}", d.title, d.description.as_deref().unwrap_or(""));
+        let (type_key, _) =
+            catalog.resolve("task", &classification.type_key(), &task_text, ctx.fallback);
         let recurrence = (d.recurrence_pattern.is_some() || d.recurrence_ends.is_some() || d.recurrence_end_source.is_some())
             .then(|| json!({"pattern": d.recurrence_pattern, "ends": d.recurrence_ends, "end_source": d.recurrence_end_source}));
         let mut props = catalog.default_props(&type_key);
@@ -654,6 +681,22 @@ pub fn build(
                 "excluded_refs": (!excluded.is_empty()).then_some(excluded),
             }),
         );
+        let text = format!(
+            "{}\n{}",
+            d.description.as_deref().unwrap_or(""),
+            d.details.as_deref().unwrap_or("")
+        );
+        for bad in complete_props(catalog.schema(&type_key), &mut props, &text, date_order) {
+            problems.push(Problem {
+                entity_type: "task_prop",
+                legacy_table: "tasks",
+                legacy_id: d.id,
+                onto: Some(("onto_tasks", onto_id)),
+                status: "skipped",
+                category: ErrorCategory::Data,
+                message: format!("task {}: {} (kept in props.invalid_props)", d.id, bad),
+            });
+        }
         tasks.push(Entity {
             legacy_table: "tasks",
             legacy_id: d.id,
@@ -790,6 +833,49 @@ pub fn build(
 }
 
 const EXCLUDED_COMPLETED: &str = "target is a completed task left out of this run";
+
+/// SPEC §5.3 on an entity's props: fill schema props the legacy fields left empty from the
+/// entity's text, then validate against the template schema. Missing required props are
+/// repaired (listed in `props.repairs`); a value that breaks the schema is moved to
+/// `props.invalid_props` — kept, not lost — and returned as a data problem.
+fn complete_props(
+    schema: &Value,
+    props: &mut Value,
+    text: &str,
+    date_order: DateOrder,
+) -> Vec<String> {
+    let Some(map) = props.as_object_mut() else {
+        return Vec::new();
+    };
+    if schema.get("properties").is_none() {
+        return Vec::new();
+    }
+    let inferred = infer::infer_props(schema, text, map, date_order);
+    if !inferred.is_empty() {
+        map.insert(
+            "inferred".to_owned(),
+            Value::Array(inferred.keys().map(|k| json!(k)).collect()),
+        );
+        map.extend(inferred);
+    }
+    let checked = infer::validate(schema, map);
+    if !checked.repairs.is_empty() {
+        map.insert("repairs".to_owned(), json!(checked.repairs));
+    }
+    let mut problems = Vec::new();
+    let mut moved = serde_json::Map::new();
+    for bad in checked.invalid {
+        // Nested paths (`schedule.start_date`) stay where they are; top-level values move.
+        if let Some(value) = map.remove(&bad.prop) {
+            moved.insert(bad.prop.clone(), value);
+        }
+        problems.push(format!("prop {} is invalid: {}", bad.prop, bad.message));
+    }
+    if !moved.is_empty() {
+        map.insert("invalid_props".to_owned(), Value::Object(moved));
+    }
+    problems
+}
 
 fn ref_reason(
     target: Uuid,
@@ -983,5 +1069,75 @@ mod tests {
             .map(Action::operation),
             ["migrate", "resync", "recreate", "skip"]
         );
+    }
+
+    /// SPEC §5.3 on one entity: inferred props, repairs and invalid values, table-driven.
+    #[test]
+    fn props_are_inferred_repaired_and_validated() {
+        let schema = json!({"type": "object", "properties": {
+            "budget": {"type": "number"},
+            "guest_count": {"type": "integer"},
+            "event_date": {"type": "string", "format": "date"},
+            "duration_minutes": {"type": "integer"},
+            "target_streak": {"type": "integer", "default": 21},
+            "venue": {"type": "string"},
+        }, "required": ["target_streak", "venue"]});
+        // (legacy props, description text, date order, expected props, problems)
+        let cases = [
+            (
+                json!({"duration_minutes": null}),
+                "Budget is $80k for 200 guests on 20/06/2026, about 2h 30m of calls",
+                DateOrder::DayFirst,
+                json!({"budget": 80000, "guest_count": 200, "event_date": "2026-06-20",
+                       "duration_minutes": 150, "target_streak": 21, "venue": ""}),
+                0,
+            ),
+            (
+                // a legacy value is never overwritten by an inferred one
+                json!({"duration_minutes": 45, "venue": "Barn"}),
+                "2h 30m",
+                DateOrder::MonthFirst,
+                json!({"duration_minutes": 45, "target_streak": 21, "venue": "Barn"}),
+                0,
+            ),
+            (
+                // a value that breaks the schema moves to invalid_props and is a problem
+                json!({"guest_count": "lots", "venue": "Barn", "target_streak": 30}),
+                "",
+                DateOrder::MonthFirst,
+                json!({"target_streak": 30, "venue": "Barn", "invalid_props": {"guest_count": "lots"}}),
+                1,
+            ),
+        ];
+        for (legacy, text, order, want, n_problems) in cases {
+            let mut props = legacy.clone();
+            let problems = complete_props(&schema, &mut props, text, order);
+            assert_eq!(problems.len(), n_problems, "{text:?}: {problems:?}");
+            for (k, v) in want.as_object().unwrap() {
+                assert_eq!(&props[k], v, "{k} for {text:?}: {props}");
+            }
+            // Every repair names its prop; inferred props are listed.
+            let repaired: Vec<&str> = props["repairs"]
+                .as_array()
+                .map(|r| r.iter().filter_map(|x| x["prop"].as_str()).collect())
+                .unwrap_or_default();
+            for required in ["target_streak", "venue"] {
+                assert_eq!(
+                    repaired.contains(&required),
+                    legacy.get(required).is_none(),
+                    "repair of {required} for {text:?}: {props}"
+                );
+            }
+            if n_problems == 0 && !text.is_empty() && legacy["duration_minutes"].is_null() {
+                assert!(
+                    props["inferred"].as_array().is_some_and(|a| a.len() == 4),
+                    "{props}"
+                );
+            }
+        }
+        // No schema: props untouched.
+        let mut props = json!({"a": 1});
+        assert!(complete_props(&json!({}), &mut props, "$5", DateOrder::MonthFirst).is_empty());
+        assert_eq!(props, json!({"a": 1}));
     }
 }

@@ -193,6 +193,8 @@ pub(crate) static WEIGHTED: &[Weighted] = &[
         "pitch deck", "persona", "artwork", "infographic", "mood board", "graphic", "jingle",
         "newsletter", "short story", "novel", "screenplay", "podcast episode", "video",
         "template", "brochure", "banner", "icon", "memoir", "playlist", "card",
+        "bio", "faq", "quiz", "case study", "terms of service", "privacy policy", "thumbnail",
+        "cover letter", "speech", "press release", "tagline", "slogan", "toast", "eulogy",
     ]),
     w(Create, 0.0, 0.4, &["story", "article", "script", "slide", "deck", "copy", "documentation", "guide"]),
     // ---------------------------------------------------------------- refine
@@ -207,6 +209,7 @@ pub(crate) static WEIGHTED: &[Weighted] = &[
         "respond to comment", "proofread", "copyedit", "copy edit", "re-", "de-duplicate",
         "deduplicate", "modernize", "modernise", "reorganize", "reorganise", "fix up",
         "clean up the code", "cut down", "expand on", "flesh out",
+        "sharpen", "smooth out", "remaster", "compress", "punch up", "tone down",
     ]),
     w(Refine, 2.5, 0.5, &["adjust", "correct", "refresh", "finalize", "finalise", "harden", "upgrade", "update"]),
     w(Refine, 2.5, 0.0, &["reduce", "decrease", "lower", "minimize", "minimise", "increase", "boost", "address", "resolve"]),
@@ -231,6 +234,7 @@ pub(crate) static WEIGHTED: &[Weighted] = &[
         "compare review", "learn to",
     ]),
     w(Research, 2.5, 0.3, &["read", "find", "search", "search for", "look for", "check out", "browse", "watch"]),
+    w(Research, 2.5, 0.0, &["shortlist"]),
     w(Research, 2.0, 0.0, &["measure", "profile", "poll"]),
     w(Research, 2.0, 0.0, &["look at", "query", "gather", "collect"]),
     w(Research, 1.5, 0.0, &["troubleshoot"]),
@@ -239,6 +243,7 @@ pub(crate) static WEIGHTED: &[Weighted] = &[
     w(Research, 0.5, 0.0, &["assess"]),
     w(Research, 0.0, 2.5, &[
         "root cause", "market research", "user research", "usability", "user study",
+        "keyword research", "background reading", "teardown", "pain point",
         "feasibility", "literature", "pros and cons", "competitive analysis",
     ]),
     w(Research, 3.0, 2.5, &["synthesize", "synthesise"]),
@@ -257,6 +262,7 @@ pub(crate) static WEIGHTED: &[Weighted] = &[
         "look over", "go over", "annotate", "redline", "mark up", "referee", "vet", "proof",
         "give feedback", "give note", "leave feedback", "provide feedback", "comment on",
         "read through", "look through", "skim", "judge",
+        "fact check", "proof check",
     ]),
     w(Review, 3.5, 2.0, &["code review", "design review", "pr review", "review pr"]),
     w(Review, 2.5, 0.5, &["check", "verify", "validate", "screen", "rate", "score"]),
@@ -297,6 +303,7 @@ pub(crate) static WEIGHTED: &[Weighted] = &[
     w(Coordinate, 0.0, 1.0, &[
         "collaboration", "coffee", "lunch", "chat", "volunteer", "alignment", "discussion",
         "stakeholder", "consensus", "group chat", "introduction", "intro", "quote",
+        "availability", "parent teacher",
     ]),
     // ---------------------------------------------------------------- admin
     w(Admin, 3.0, 1.0, &[
@@ -322,6 +329,7 @@ pub(crate) static WEIGHTED: &[Weighted] = &[
         "claim", "registration", "password", "permission", "trademark", "supplies", "utilities",
         "admin", "housekeeping", "appointment", "inbox", "folder", "autopay", "status update",
         "dmv", "rent", "money", "saving", "fund", "401k", "ira", "pension",
+        "vat", "w 9", "w9", "1099", "jury duty", "summons", "register to vote", "voter registration",
     ]),
     w(Admin, 0.0, 0.8, &[
         "report", "calendar", "record", "crm", "account", "statement", "bank", "visa", "hours",
@@ -342,9 +350,11 @@ pub(crate) static WEIGHTED: &[Weighted] = &[
     w(Plan, 2.5, 0.5, &["choose", "pick", "select", "define", "allocate", "triage", "groom", "sequence", "rank", "weigh", "think about"]),
     w(Plan, 1.5, 0.0, &["set", "break", "figure out", "structure", "budget", "work out"]),
     w(Plan, 2.0, 0.0, &["map"]),
+    w(Plan, 3.0, 0.0, &["periodize", "periodise"]),
     w(Plan, 0.0, 2.0, &[
         "strategy", "okr", "milestone", "game plan", "action plan", "project plan",
         "plan for", "priority", "prioritization", "timeline",
+        "editorial calendar", "content calendar", "run of show", "order of operations",
     ]),
     w(Plan, 0.0, 1.0, &[
         "goal", "objective", "itinerary", "agenda", "backlog", "allocation", "curriculum",
