@@ -344,9 +344,21 @@ mod tests {
             ),
             // a sibling's keyword beats another family's specialization word: the deploy
             // template scores 0.5 × 1/3 + 0.5 × 1.0 = 0.67, the meeting template 0.78
-            "Call about the deploy",
+            (
+                "task",
+                "task.coordinate.call",
+                "Call about the deploy",
+                false,
+                ("task.coordinate.meeting", Resolution::Scored),
+            ),
             // another family cannot win on text alone (0.67 < 0.70): parent fallback
-            "Deploy handoff",
+            (
+                "task",
+                "task.coordinate.handoff",
+                "Deploy handoff",
+                false,
+                ("task.coordinate", Resolution::Parent),
+            ),
             // nothing of the family exists: scope fallback
             (
                 "task",
