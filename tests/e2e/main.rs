@@ -3,6 +3,7 @@
 
 mod expect;
 mod migration;
+mod preview;
 
 use std::time::Duration;
 

@@ -81,8 +81,10 @@ pub struct SeedArgs {
     pub schema_only: bool,
 }
 
+/// Which projects: exactly one selector (checked by the command, so that a missing one is a
+/// one-line usage error like every other).
 #[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
+#[group(required = false, multiple = false)]
 pub struct Scope {
     /// Every user's projects (takes the platform lock).
     #[arg(long)]
@@ -99,6 +101,9 @@ pub struct Scope {
 pub enum RunCommand {
     /// Start a run: one job per selected project.
     Start(StartArgs),
+    /// Run the pipeline in-process for the selected projects and print what a run would write;
+    /// writes nothing.
+    Preview(PreviewArgs),
     /// Recent runs.
     List {
         /// How many.
@@ -139,6 +144,24 @@ pub struct StartArgs {
     /// Watch the run and print the final summary.
     #[arg(long)]
     pub watch: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PreviewArgs {
+    #[command(flatten)]
+    pub scope: Scope,
+    /// At most this many projects (the first ones by legacy id).
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Include archived projects.
+    #[arg(long)]
+    pub include_archived: bool,
+    /// Include done tasks.
+    #[arg(long)]
+    pub include_completed_tasks: bool,
+    /// Include already-migrated projects (the ledger's actions are previewed).
+    #[arg(long)]
+    pub resync: bool,
 }
 
 #[derive(Debug, Args)]

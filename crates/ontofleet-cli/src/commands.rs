@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::cli::{Cli, Command, DbCommand, RunCommand, SeedArgs, StartArgs, WorkerArgs};
+use crate::cli::{
+    Cli, Command, DbCommand, PreviewArgs, RunCommand, Scope, SeedArgs, StartArgs, WorkerArgs,
+};
 use crate::settings::Settings;
 use crate::{CliError, output};
 
@@ -21,6 +23,7 @@ pub async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Db(DbCommand::Status) => db_status(&cli, &settings).await,
         Command::Seed(args) => seed(&cli, &settings, args).await,
         Command::Run(RunCommand::Start(args)) => run_start(&cli, &settings, args).await,
+        Command::Run(RunCommand::Preview(args)) => run_preview(&cli, &settings, args).await,
         Command::Run(RunCommand::List { limit }) => run_list(&cli, &settings, *limit).await,
         Command::Run(RunCommand::Show { run }) => run_show(&cli, &settings, *run).await,
         Command::Run(RunCommand::Watch { run }) => {
@@ -195,14 +198,8 @@ fn initiated_by() -> String {
 }
 
 async fn run_start(cli: &Cli, settings: &Settings, args: &StartArgs) -> Result<(), CliError> {
-    use ontofleet_producer::{ProducerError, RunRequest, Selection};
-    let selection = if args.scope.all {
-        Selection::All
-    } else if let Some(user) = args.scope.user {
-        Selection::User(user)
-    } else {
-        Selection::Projects(args.scope.project.clone())
-    };
+    use ontofleet_producer::{ProducerError, RunRequest};
+    let selection = selection(&args.scope, "start")?;
     let pool = connect(settings).await?;
     require_schema(&pool).await?;
     let request = RunRequest {
@@ -244,6 +241,204 @@ async fn run_start(cli: &Cli, settings: &Settings, args: &StartArgs) -> Result<(
         );
     }
     Ok(())
+}
+
+/// The one selector of `run start|preview`; none is a usage error.
+fn selection(scope: &Scope, command: &str) -> Result<ontofleet_producer::Selection, CliError> {
+    use ontofleet_producer::Selection;
+    if scope.all {
+        Ok(Selection::All)
+    } else if let Some(user) = scope.user {
+        Ok(Selection::User(user))
+    } else if !scope.project.is_empty() {
+        Ok(Selection::Projects(scope.project.clone()))
+    } else {
+        Err(CliError::usage(format!(
+            "`run {command}` needs a selection: --all, --user UUID or --project UUID..."
+        )))
+    }
+}
+
+/// Map a selection refusal the way `run start` does: an unknown user or project is a usage error.
+fn selection_error(e: ontofleet_producer::ProducerError) -> CliError {
+    match e {
+        ontofleet_producer::ProducerError::NotFound(_) => CliError::usage(e.to_string()),
+        other => CliError::runtime(other.to_string()),
+    }
+}
+
+/// `run preview` (SPEC §4.8): the live pipeline (same selection, classifier and templates) in
+/// dry-run mode, one read-only transaction per project that is rolled back. Writes nothing.
+async fn run_preview(cli: &Cli, settings: &Settings, args: &PreviewArgs) -> Result<(), CliError> {
+    use ontofleet_pipeline::{Pipeline, RunContext, templates::TemplateCatalog};
+    let selection = selection(&args.scope, "preview")?;
+    if args.limit < 1 {
+        return Err(CliError::usage("--limit must be at least 1"));
+    }
+    let pool = connect(settings).await?;
+    require_schema(&pool).await?;
+    let (mut project_ids, reference_time) = {
+        let mut conn = pool.acquire().await?;
+        ontofleet_producer::check_selection(&mut conn, &selection)
+            .await
+            .map_err(selection_error)?;
+        let ids = ontofleet_producer::select_projects(
+            &mut conn,
+            &selection,
+            args.include_archived,
+            args.resync,
+        )
+        .await?;
+        let now: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT now()")
+            .fetch_one(&mut *conn)
+            .await?;
+        (ids, now)
+    };
+    let selected = project_ids.len();
+    project_ids.truncate(args.limit);
+    let pipeline = Pipeline::with_rules(
+        TemplateCatalog::load(&pool)
+            .await
+            .map_err(|e| CliError::runtime(format!("cannot load the templates: {e}")))?,
+    )
+    .day_first(settings.pipeline.day_first);
+    let mut ctx = RunContext {
+        run_id: Uuid::nil(),
+        reference_time,
+        include_completed_tasks: args.include_completed_tasks,
+        fallback: false,
+        dry_run: true,
+    };
+    let mut previews = Vec::with_capacity(project_ids.len());
+    for project_id in &project_ids {
+        ctx.fallback = false;
+        let mut entry = preview_one(&pool, &pipeline, &ctx, *project_id).await;
+        // A live run gives a project with a data error one attempt in fallback mode.
+        if let Err((ontofleet_core::ErrorCategory::Data, message)) = &entry {
+            ctx.fallback = true;
+            let reason = message.clone();
+            entry = preview_one(&pool, &pipeline, &ctx, *project_id)
+                .await
+                .map(|mut p| {
+                    p["fallback"] = json!({"reason": reason});
+                    p
+                });
+        }
+        previews.push(match entry {
+            Ok(preview) => preview,
+            Err((ontofleet_core::ErrorCategory::Recoverable, message)) => {
+                return Err(CliError::runtime(format!(
+                    "preview of project {project_id} failed: {message}; nothing was written, try again"
+                )));
+            }
+            Err((category, message)) => json!({
+                "project": {"legacy_id": project_id},
+                "error": {"category": category.as_str(), "message": message},
+            }),
+        });
+    }
+    let totals = preview_totals(&previews, selected, args.limit);
+    if cli.json {
+        output::json(&json!({
+            "reference_time": reference_time,
+            "projects": previews,
+            "totals": totals,
+        }));
+    } else {
+        if selected == 0 {
+            println!(
+                "no project selected (archived projects need --include-archived, already-migrated ones --resync)"
+            );
+        }
+        for preview in &previews {
+            print!("{}", output::preview_block(preview));
+        }
+        println!("{}", output::preview_total(&totals));
+    }
+    Ok(())
+}
+
+/// One project through the pipeline in dry-run mode, inside a read-only transaction that is
+/// rolled back whatever happens. `Err` carries the failure's category and message.
+async fn preview_one(
+    pool: &PgPool,
+    pipeline: &ontofleet_pipeline::Pipeline,
+    ctx: &ontofleet_pipeline::RunContext,
+    project_id: Uuid,
+) -> Result<Value, (ontofleet_core::ErrorCategory, String)> {
+    let db_err = |e: sqlx::Error| {
+        (
+            ontofleet_db::category_of(&e),
+            format!("database error: {e}"),
+        )
+    };
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    sqlx::query("SET TRANSACTION READ ONLY")
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    let outcome = ontofleet_pipeline::migrate_project(&mut tx, pipeline, ctx, project_id).await;
+    tx.rollback().await.map_err(db_err)?;
+    let outcome = outcome.map_err(|e| (e.category(), e.to_string()))?;
+    outcome.preview.ok_or_else(|| {
+        (
+            ontofleet_core::ErrorCategory::Fatal,
+            "the pipeline returned no preview for a dry run".to_owned(),
+        )
+    })
+}
+
+/// Totals over the previews: `counts` summed field by field, task type keys of the tasks that
+/// would be written and plan states tallied, projects by outcome.
+fn preview_totals(previews: &[Value], selected: usize, limit: usize) -> Value {
+    let mut counts = json!({});
+    let mut task_type_keys = std::collections::BTreeMap::<String, u64>::new();
+    let mut plan_states = std::collections::BTreeMap::<String, u64>::new();
+    let (mut failed, mut with_problems) = (0, 0);
+    for p in previews {
+        if p.get("error").is_some() {
+            failed += 1;
+            continue;
+        }
+        add_counts(&mut counts, &p["counts"]);
+        with_problems += usize::from(p["problems"].as_array().is_some_and(|a| !a.is_empty()));
+        for (key, n) in output::tally(&p["tasks"], "type_key", true) {
+            *task_type_keys.entry(key).or_default() += n;
+        }
+        for (key, n) in output::tally(&p["plans"], "state_key", false) {
+            *plan_states.entry(key).or_default() += n;
+        }
+    }
+    json!({
+        "projects_selected": selected,
+        "projects_previewed": previews.len(),
+        "projects_failed": failed,
+        "projects_with_problems": with_problems,
+        "limited": selected > limit,
+        "counts": counts,
+        "task_type_keys": task_type_keys,
+        "plan_states": plan_states,
+    })
+}
+
+/// Add every number of `add` into `total`, recursing into objects.
+fn add_counts(total: &mut Value, add: &Value) {
+    match (total, add) {
+        (Value::Object(t), Value::Object(a)) => {
+            for (k, v) in a {
+                match t.get_mut(k) {
+                    Some(slot) => add_counts(slot, v),
+                    None => {
+                        t.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (t @ Value::Number(_), Value::Number(a)) => {
+            *t = json!(t.as_u64().unwrap_or(0) + a.as_u64().unwrap_or(0));
+        }
+        _ => {}
+    }
 }
 
 fn run_json(run: &RunRow) -> Value {
@@ -556,6 +751,7 @@ async fn worker(settings: &Settings, args: &WorkerArgs) -> Result<(), CliError> 
         job_timeout: Duration::from_secs(settings.job.timeout_secs),
         lease: Duration::from_secs(settings.lock.lease_secs),
         fault_delay: Duration::from_millis(settings.faults.delay_ms),
+        day_first: settings.pipeline.day_first,
     };
     if settings.faults.delay_ms > 0 {
         tracing::warn!(

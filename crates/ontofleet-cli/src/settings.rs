@@ -21,6 +21,13 @@ pub struct Settings {
     pub lock: LockSettings,
     pub retry: RetryPolicies,
     pub faults: FaultSettings,
+    pub pipeline: PipelineSettings,
+}
+
+/// Pipeline options (`[pipeline]`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PipelineSettings {
+    pub day_first: bool,
 }
 
 /// Test-only fault injection; off unless configured.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use ontofleet_core::{ProjectJob, RetryPolicies, RunScope};
 use ontofleet_db::ledger::{self, NewRun};
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 /// Which projects a run covers.
@@ -140,35 +140,7 @@ pub async fn start_run(
             return Err(ProducerError::AlreadyActive(id));
         }
     }
-    match &req.selection {
-        Selection::User(u) => {
-            let exists: bool =
-                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)")
-                    .bind(u)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            if !exists {
-                return Err(ProducerError::NotFound(format!(
-                    "user {u} does not exist in the legacy users table"
-                )));
-            }
-        }
-        Selection::Projects(ids) => {
-            let missing: Vec<Uuid> = sqlx::query_scalar(
-                "SELECT i FROM unnest($1::uuid[]) AS i WHERE NOT EXISTS (SELECT 1 FROM projects p WHERE p.id = i)",
-            )
-            .bind(ids)
-            .fetch_all(&mut *tx)
-            .await?;
-            if let Some(first) = missing.first() {
-                return Err(ProducerError::NotFound(format!(
-                    "project {first} does not exist in the legacy projects table ({} unknown id(s))",
-                    missing.len()
-                )));
-            }
-        }
-        Selection::All => {}
-    }
+    check_selection(&mut tx, &req.selection).await?;
 
     let run_id = Uuid::new_v4();
     let options = json!({
@@ -220,26 +192,8 @@ pub async fn start_run(
         }
     }
 
-    let (user, projects) = match &req.selection {
-        Selection::All => (None, None),
-        Selection::User(u) => (Some(*u), None),
-        Selection::Projects(p) => (None, Some(p.clone())),
-    };
-    let project_ids: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT p.id FROM projects p \
-          WHERE ($1::uuid IS NULL OR p.user_id = $1) \
-            AND ($2::uuid[] IS NULL OR p.id = ANY($2)) \
-            AND ($3 OR p.status <> 'archived') \
-            AND ($4 OR NOT EXISTS (SELECT 1 FROM legacy_entity_mappings m \
-                                    WHERE m.legacy_table = 'projects' AND m.legacy_id = p.id)) \
-          ORDER BY p.id",
-    )
-    .bind(user)
-    .bind(projects)
-    .bind(req.include_archived)
-    .bind(req.resync)
-    .fetch_all(&mut *tx)
-    .await?;
+    let project_ids =
+        select_projects(&mut tx, &req.selection, req.include_archived, req.resync).await?;
 
     let jobs: Vec<ProjectJob> = project_ids
         .iter()
@@ -271,4 +225,73 @@ pub async fn start_run(
         status,
         superseded,
     })
+}
+
+/// Refuse a selection that names a legacy user or project that does not exist
+/// ([`ProducerError::NotFound`]); `--all` always passes.
+pub async fn check_selection(
+    conn: &mut PgConnection,
+    selection: &Selection,
+) -> Result<(), ProducerError> {
+    match selection {
+        Selection::User(u) => {
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)")
+                    .bind(u)
+                    .fetch_one(&mut *conn)
+                    .await?;
+            if !exists {
+                return Err(ProducerError::NotFound(format!(
+                    "user {u} does not exist in the legacy users table"
+                )));
+            }
+        }
+        Selection::Projects(ids) => {
+            let missing: Vec<Uuid> = sqlx::query_scalar(
+                "SELECT i FROM unnest($1::uuid[]) AS i WHERE NOT EXISTS (SELECT 1 FROM projects p WHERE p.id = i)",
+            )
+            .bind(ids)
+            .fetch_all(&mut *conn)
+            .await?;
+            if let Some(first) = missing.first() {
+                return Err(ProducerError::NotFound(format!(
+                    "project {first} does not exist in the legacy projects table ({} unknown id(s))",
+                    missing.len()
+                )));
+            }
+        }
+        Selection::All => {}
+    }
+    Ok(())
+}
+
+/// The legacy projects a run over `selection` covers (SPEC §4.2), ordered by id: archived ones
+/// only with `include_archived`, already-migrated ones (a project mapping exists) only with
+/// `resync`. `run start` enqueues exactly these; `run preview` previews them.
+pub async fn select_projects(
+    conn: &mut PgConnection,
+    selection: &Selection,
+    include_archived: bool,
+    resync: bool,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let (user, projects) = match selection {
+        Selection::All => (None, None),
+        Selection::User(u) => (Some(*u), None),
+        Selection::Projects(p) => (None, Some(p.clone())),
+    };
+    sqlx::query_scalar(
+        "SELECT p.id FROM projects p \
+          WHERE ($1::uuid IS NULL OR p.user_id = $1) \
+            AND ($2::uuid[] IS NULL OR p.id = ANY($2)) \
+            AND ($3 OR p.status <> 'archived') \
+            AND ($4 OR NOT EXISTS (SELECT 1 FROM legacy_entity_mappings m \
+                                    WHERE m.legacy_table = 'projects' AND m.legacy_id = p.id)) \
+          ORDER BY p.id",
+    )
+    .bind(user)
+    .bind(projects)
+    .bind(include_archived)
+    .bind(resync)
+    .fetch_all(&mut *conn)
+    .await
 }

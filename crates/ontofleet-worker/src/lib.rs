@@ -34,6 +34,8 @@ pub struct HandlerSettings {
     /// Fault injection for chaos tests (`[faults] delay_ms`, 0 = off): hold every project
     /// transaction open this long before committing, so that kills land mid-transaction.
     pub fault_delay: Duration,
+    /// Read all-numeric dates in descriptions day first (`[pipeline] day_first`).
+    pub day_first: bool,
 }
 
 /// Failures of one attempt, each with a category.
@@ -447,7 +449,7 @@ pub async fn run(
     tracing::info!(templates = catalog.len(), "template cache loaded");
     let handler = Arc::new(ProjectHandler::new(
         pool.clone(),
-        Pipeline::with_rules(catalog),
+        Pipeline::with_rules(catalog).day_first(handler.day_first),
         handler,
     ));
     ontofleet_queue::run_workers(pool, worker, handler, shutdown).await?;
