@@ -1,9 +1,11 @@
 //! End-to-end suite: real PostgreSQL (a fresh database per test), the real `ontofleet` binary,
 //! real worker processes. One test binary for all scenarios.
 
+mod concurrency;
 mod expect;
 mod migration;
 mod preview;
+mod rules;
 
 use std::time::Duration;
 

@@ -64,7 +64,7 @@ pub async fn complete_item(
     let p = |i: usize| format!("${}", first + i);
     let sql = format!(
         "{prefix}UPDATE migration_run_items SET status = {}, counts = coalesce({}, counts), preview = {}, \
-                error_category = {}, last_error = {}, fallback_next = false, finished_at = now(), \
+                error_category = {}, last_error = {}, fallback_next = false, finished_at = clock_timestamp(), \
                 updated_at = now() \
           WHERE run_id = {} AND project_id = {} \
             AND status NOT IN ('succeeded', 'partial', 'failed', 'skipped', 'cancelled')",
@@ -209,14 +209,14 @@ async fn finish_run(
         RunStatus::Completed
     };
     sqlx::query(
-        "UPDATE migration_runs SET status = $2, finished_at = now(), summary = summary || jsonb_build_object( \
+        "UPDATE migration_runs SET status = $2, finished_at = clock_timestamp(), summary = summary || jsonb_build_object( \
              'items', jsonb_build_object('total', total_items, 'succeeded', succeeded_items, \
                  'partial', partial_items, 'failed', failed_items, 'skipped', skipped_items, \
                  'cancelled', cancelled_items), \
              'errors_by_category', coalesce((SELECT jsonb_object_agg(c, n) FROM ( \
                  SELECT error_category AS c, count(*) AS n FROM migration_run_items \
                   WHERE run_id = $1 AND error_category IS NOT NULL GROUP BY 1) s), '{}'::jsonb), \
-             'duration_ms', (extract(epoch FROM now() - coalesce(started_at, created_at)) * 1000)::bigint) \
+             'duration_ms', (extract(epoch FROM clock_timestamp() - coalesce(started_at, created_at)) * 1000)::bigint) \
          WHERE id = $1",
     )
     .bind(run_id)

@@ -225,7 +225,7 @@ pub struct AttemptRecord<'a> {
 /// it as a CTE of a larger statement (the item commit) to save a round trip.
 pub const INSERT_ATTEMPT_SQL: &str = "INSERT INTO migration_attempts (run_id, project_id, job_id, attempt, worker, started_at, \
      finished_at, outcome, error_category, error_message, fallback, duration_ms) \
-     VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8, $9, $10, $11)";
+     VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp(), $7, $8, $9, $10, $11)";
 
 /// Bind the parameters of [`INSERT_ATTEMPT_SQL`] (they must come first in the statement).
 pub fn bind_attempt<'q>(

@@ -55,16 +55,19 @@ fn has_phrase(words: &[String], phrase: &[&str]) -> bool {
         .any(|w| w.iter().zip(phrase).all(|(a, b)| a == b))
 }
 
-/// Keyword rules over name + description + tags → `facets.context`, first match wins.
+/// Keyword rules over name + description + tags → `facets.context`, first match wins. Exactly
+/// the words of SPEC §4.3 (no plurals or variants: "customers" is not "customer"), so an
+/// operator can predict the facet from the table.
 pub fn project_context(text: &str) -> &'static str {
     let w = words(text);
-    if has_any(&w, &["client", "agency", "customer"]) {
+    let has = |keys: &[&str]| w.iter().any(|x| keys.contains(&x.as_str()));
+    if has(&["client", "agency", "customer"]) {
         "client"
-    } else if has_any(&w, &["startup", "revenue", "business", "sales"]) {
+    } else if has(&["startup", "revenue", "business", "sales"]) {
         "commercial"
-    } else if has_any(&w, &["research", "thesis", "study", "academic", "course"]) {
+    } else if has(&["research", "thesis", "study", "academic", "course"]) {
         "academic"
-    } else if has_phrase(&w, &["open", "source"]) || has_any(&w, &["oss", "github", "opensource"]) {
+    } else if has_phrase(&w, &["open", "source"]) || has(&["oss", "github"]) {
         "open_source"
     } else {
         "personal"
@@ -281,7 +284,10 @@ mod tests {
             ("Maintain my GitHub repos", "open_source"),
             ("oss triage", "open_source"),
             ("Kitchen renovation", "personal"),
-            ("Clients and a thesis", "client"),
+            // exactly the SPEC's words: plurals are not keywords
+            ("Clients and a thesis", "academic"),
+            ("Sales playbook, first 100 customers", "commercial"),
+            ("opensource", "personal"),
             ("", "personal"),
             ("Studying Spanish", "personal"),
         ];
