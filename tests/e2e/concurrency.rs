@@ -10,17 +10,10 @@ use std::time::Duration;
 use ontofleet_testkit::TestDb;
 use uuid::Uuid;
 
-use crate::RUN_TIMEOUT;
+use crate::{RUN_TIMEOUT, prepared, run_id};
 
 /// How long each project transaction stays open after its writes.
 const HOLD_MS: i64 = 1500;
-
-fn run_id(stdout: &str) -> Uuid {
-    stdout
-        .trim()
-        .parse()
-        .unwrap_or_else(|e| panic!("run start printed {stdout:?}: {e}"))
-}
 
 async fn scalar(db: &TestDb, sql: &str, project: Uuid) -> i64 {
     sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
@@ -32,20 +25,20 @@ async fn scalar(db: &TestDb, sql: &str, project: Uuid) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_concurrent_executions_of_one_project_write_it_once() {
-    let db = TestDb::new("race").await;
-    db.cli_ok(&[
-        "seed",
-        "--users",
-        "4",
-        "--projects-per-user",
-        "1",
-        "--tasks-per-project",
-        "14",
-        "--seed",
-        "19",
-    ])
+    let db = prepared(
+        "race",
+        &[
+            "--users",
+            "4",
+            "--projects-per-user",
+            "1",
+            "--tasks-per-project",
+            "14",
+            "--seed",
+            "19",
+        ],
+    )
     .await;
-    db.cli_ok(&["db", "migrate"]).await;
     // The richest project whose owner has no other project: the user run is then one job too.
     let (project, user): (Uuid, Uuid) = sqlx::query_as(
         "SELECT p.id, p.user_id FROM projects p

@@ -9,5 +9,27 @@ mod rules;
 
 use std::time::Duration;
 
+use ontofleet_testkit::TestDb;
+use uuid::Uuid;
+
 /// Generous bound for a small run on a 2-core CI machine.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A fresh database with legacy data seeded by `ontofleet seed <seed_args>` and both schemas
+/// migrated.
+pub async fn prepared(prefix: &str, seed_args: &[&str]) -> TestDb {
+    let db = TestDb::new(prefix).await;
+    let mut args = vec!["seed"];
+    args.extend_from_slice(seed_args);
+    db.cli_ok(&args).await;
+    db.cli_ok(&["db", "migrate"]).await;
+    db
+}
+
+/// The run id `run start` printed.
+pub fn run_id(stdout: &str) -> Uuid {
+    stdout
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("run start printed {stdout:?}: {e}"))
+}

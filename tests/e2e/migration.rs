@@ -3,27 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use ontofleet_testkit::{TestDb, signal};
+use ontofleet_testkit::signal;
 use uuid::Uuid;
 
-use crate::RUN_TIMEOUT;
 use crate::expect::{assert_target, expected, snapshot};
-
-async fn prepared(prefix: &str, seed_args: &[&str]) -> TestDb {
-    let db = TestDb::new(prefix).await;
-    let mut args = vec!["seed"];
-    args.extend_from_slice(seed_args);
-    db.cli_ok(&args).await;
-    db.cli_ok(&["db", "migrate"]).await;
-    db
-}
-
-fn run_id(stdout: &str) -> Uuid {
-    stdout
-        .trim()
-        .parse()
-        .unwrap_or_else(|e| panic!("run start printed {stdout:?}: {e}"))
-}
+use crate::{RUN_TIMEOUT, prepared, run_id};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_rows_migrate_exactly_once_through_the_queue_and_resync_writes_nothing() {

@@ -8,6 +8,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::expect::{expected, snapshot};
+use crate::prepared;
 
 /// Row counts of every ontology table (`onto_*`, found in the catalog), the ledger and the queue.
 async fn written_rows(db: &TestDb) -> BTreeMap<String, i64> {
@@ -69,21 +70,21 @@ fn problems<'a>(p: &'a Value, entity_type: &str) -> Vec<&'a Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preview_prints_what_a_run_would_write_and_writes_nothing() {
-    let db = TestDb::new("preview").await;
-    db.cli_ok(&[
-        "seed",
-        "--users",
-        "4",
-        "--projects-per-user",
-        "3",
-        "--tasks-per-project",
-        "10",
-        "--seed",
-        "3",
-        "--bad-rows",
-    ])
+    let db = prepared(
+        "preview",
+        &[
+            "--users",
+            "4",
+            "--projects-per-user",
+            "3",
+            "--tasks-per-project",
+            "10",
+            "--seed",
+            "3",
+            "--bad-rows",
+        ],
+    )
     .await;
-    db.cli_ok(&["db", "migrate"]).await;
     let want = expected(&db).await;
     let before = snapshot(&db).await;
     let rows_before = written_rows(&db).await;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use ontofleet_testkit::TestDb;
 
-use crate::RUN_TIMEOUT;
+use crate::{RUN_TIMEOUT, prepared};
 
 /// When a rule can be exercised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -887,11 +887,7 @@ const DATASETS: [Dataset; 2] = [
 
 /// Seed, migrate through one worker process, and return the database.
 async fn migrate(dataset: &Dataset) -> TestDb {
-    let db = TestDb::new("rules").await;
-    let mut seed = vec!["seed"];
-    seed.extend_from_slice(dataset.seed_args);
-    print!("{}: {}", dataset.label, db.cli_ok(&seed).await);
-    db.cli_ok(&["db", "migrate"]).await;
+    let db = prepared("rules", dataset.seed_args).await;
     let mut worker = db.spawn_worker("rules", 4, &[]);
     db.wait_workers(&["rules"], Duration::from_secs(30)).await;
     let mut run = vec!["run", "start", "--all", "--watch"];

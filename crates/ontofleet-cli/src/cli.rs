@@ -122,19 +122,27 @@ pub enum RunCommand {
     },
 }
 
+/// What a run (or a preview) selects beyond its scope; shared so both read it the same way.
 #[derive(Debug, Args)]
-pub struct StartArgs {
-    #[command(flatten)]
-    pub scope: Scope,
+pub struct SelectionOptions {
     /// Include archived projects.
     #[arg(long)]
     pub include_archived: bool,
     /// Include done tasks.
     #[arg(long)]
     pub include_completed_tasks: bool,
-    /// Include already-migrated projects; the ledger decides per entity.
+    /// Include already-migrated projects; the ledger decides per entity (a preview shows its
+    /// actions).
     #[arg(long)]
     pub resync: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    #[command(flatten)]
+    pub scope: Scope,
+    #[command(flatten)]
+    pub options: SelectionOptions,
     /// Preview through the queue: nothing written to the ontology.
     #[arg(long)]
     pub dry_run: bool,
@@ -153,15 +161,8 @@ pub struct PreviewArgs {
     /// At most this many projects (the first ones by legacy id).
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
-    /// Include archived projects.
-    #[arg(long)]
-    pub include_archived: bool,
-    /// Include done tasks.
-    #[arg(long)]
-    pub include_completed_tasks: bool,
-    /// Include already-migrated projects (the ledger's actions are previewed).
-    #[arg(long)]
-    pub resync: bool,
+    #[command(flatten)]
+    pub options: SelectionOptions,
 }
 
 #[derive(Debug, Args)]

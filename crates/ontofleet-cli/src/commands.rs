@@ -204,9 +204,9 @@ async fn run_start(cli: &Cli, settings: &Settings, args: &StartArgs) -> Result<(
     require_schema(&pool).await?;
     let request = RunRequest {
         selection,
-        include_archived: args.include_archived,
-        include_completed_tasks: args.include_completed_tasks,
-        resync: args.resync,
+        include_archived: args.options.include_archived,
+        include_completed_tasks: args.options.include_completed_tasks,
+        resync: args.options.resync,
         dry_run: args.dry_run,
         force: args.force,
         initiated_by: initiated_by(),
@@ -285,8 +285,8 @@ async fn run_preview(cli: &Cli, settings: &Settings, args: &PreviewArgs) -> Resu
         let ids = ontofleet_producer::select_projects(
             &mut conn,
             &selection,
-            args.include_archived,
-            args.resync,
+            args.options.include_archived,
+            args.options.resync,
         )
         .await?;
         let now: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT now()")
@@ -305,7 +305,7 @@ async fn run_preview(cli: &Cli, settings: &Settings, args: &PreviewArgs) -> Resu
     let mut ctx = RunContext {
         run_id: Uuid::nil(),
         reference_time,
-        include_completed_tasks: args.include_completed_tasks,
+        include_completed_tasks: args.options.include_completed_tasks,
         fallback: false,
         dry_run: true,
     };

@@ -163,16 +163,7 @@ pub async fn renew(
     token: i64,
     lease: Duration,
 ) -> Result<bool, ControlError> {
-    let done = sqlx::query(
-        "UPDATE migration_platform_lock SET renewed_at = clock_timestamp(), \
-                expires_at = clock_timestamp() + make_interval(secs => $3) WHERE id = 1 AND run_id = $1 AND token = $2",
-    )
-    .bind(run_id)
-    .bind(token)
-    .bind(lease.as_secs_f64())
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    renew_lease(conn, "id = 1", run_id, token, lease).await
 }
 
 /// Renew the lease of `run_id` unless another transaction has the lock row locked (a takeover,
@@ -184,16 +175,34 @@ pub async fn renew_unless_busy(
     token: i64,
     lease: Duration,
 ) -> Result<bool, ControlError> {
-    let done = sqlx::query(
+    renew_lease(
+        conn,
+        "id = (SELECT id FROM migration_platform_lock WHERE id = 1 FOR UPDATE SKIP LOCKED)",
+        run_id,
+        token,
+        lease,
+    )
+    .await
+}
+
+/// The lease renewal; `row` is a fixed condition choosing the lock row (waiting for it or not).
+async fn renew_lease(
+    conn: &mut PgConnection,
+    row: &'static str,
+    run_id: Uuid,
+    token: i64,
+    lease: Duration,
+) -> Result<bool, ControlError> {
+    let sql = format!(
         "UPDATE migration_platform_lock SET renewed_at = clock_timestamp(), \
                 expires_at = clock_timestamp() + make_interval(secs => $3) \
-          WHERE id = (SELECT id FROM migration_platform_lock WHERE id = 1 FOR UPDATE SKIP LOCKED) \
-            AND run_id = $1 AND token = $2",
-    )
-    .bind(run_id)
-    .bind(token)
-    .bind(lease.as_secs_f64())
-    .execute(conn)
-    .await?;
+          WHERE {row} AND run_id = $1 AND token = $2"
+    );
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(run_id)
+        .bind(token)
+        .bind(lease.as_secs_f64())
+        .execute(conn)
+        .await?;
     Ok(done.rows_affected() == 1)
 }

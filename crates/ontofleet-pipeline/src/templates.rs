@@ -187,7 +187,10 @@ impl TemplateCatalog {
         let words = text_words(text);
         let mut best: Option<(&str, f64)> = None;
         for c in self.scored.iter().filter(|c| c.scope == scope) {
-            if proposed.starts_with(&format!("{}.", c.type_key)) {
+            let is_ancestor = proposed
+                .strip_prefix(c.type_key.as_str())
+                .is_some_and(|rest| rest.starts_with('.'));
+            if is_ancestor {
                 continue;
             }
             let s = score(proposed, &words, c);

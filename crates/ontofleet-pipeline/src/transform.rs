@@ -364,15 +364,13 @@ pub fn build(
         &project_text,
         date_order,
     ) {
-        problems.push(Problem {
-            entity_type: "project_prop",
-            legacy_table: "projects",
-            legacy_id: p.id,
-            onto: Some(("onto_projects", project_onto)),
-            status: "skipped",
-            category: ErrorCategory::Data,
-            message: format!("project {}: {} (kept in props.invalid_props)", p.id, bad),
-        });
+        problems.push(invalid_prop(
+            "project_prop",
+            "projects",
+            p.id,
+            ("onto_projects", project_onto),
+            bad,
+        ));
     }
     let project = Entity {
         legacy_table: "projects",
@@ -687,15 +685,13 @@ pub fn build(
             d.details.as_deref().unwrap_or("")
         );
         for bad in complete_props(catalog.schema(&type_key), &mut props, &text, date_order) {
-            problems.push(Problem {
-                entity_type: "task_prop",
-                legacy_table: "tasks",
-                legacy_id: d.id,
-                onto: Some(("onto_tasks", onto_id)),
-                status: "skipped",
-                category: ErrorCategory::Data,
-                message: format!("task {}: {} (kept in props.invalid_props)", d.id, bad),
-            });
+            problems.push(invalid_prop(
+                "task_prop",
+                "tasks",
+                d.id,
+                ("onto_tasks", onto_id),
+                bad,
+            ));
         }
         tasks.push(Entity {
             legacy_table: "tasks",
@@ -875,6 +871,29 @@ fn complete_props(
         map.insert("invalid_props".to_owned(), Value::Object(moved));
     }
     problems
+}
+
+/// The `data` problem of a prop value the template schema rejected: the entity is migrated,
+/// the value kept in `props.invalid_props`.
+fn invalid_prop(
+    entity_type: &'static str,
+    legacy_table: &'static str,
+    legacy_id: Uuid,
+    onto: (&'static str, Uuid),
+    what: String,
+) -> Problem {
+    Problem {
+        entity_type,
+        legacy_table,
+        legacy_id,
+        onto: Some(onto),
+        status: "skipped",
+        category: ErrorCategory::Data,
+        message: format!(
+            "{} {legacy_id}: {what} (kept in props.invalid_props)",
+            entity_type.trim_end_matches("_prop")
+        ),
+    }
 }
 
 fn ref_reason(

@@ -67,17 +67,6 @@ pub async fn ensure_actor(
     }
 }
 
-/// The id of an existing actor, without creating one (dry runs).
-pub async fn find_actor(
-    conn: &mut PgConnection,
-    user_id: Uuid,
-) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM onto_actors WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_optional(conn)
-        .await
-}
-
 /// Write every entity, edge, mapping and log row of the change set.
 ///
 /// Resynced rows are updated in place first (rare: legacy rows that changed since the last run),
