@@ -191,7 +191,8 @@ pub struct User {
 }
 
 fn typed<T: serde::de::DeserializeOwned>(table: &str, raw: Value) -> Result<Row<T>, PipelineError> {
-    match serde_json::from_value::<T>(raw.clone()) {
+    // Deserialise from a borrow: the raw row is kept for the checksum and the props.
+    match T::deserialize(&raw) {
         Ok(data) => Ok(Row {
             checksum: crate::checksum::checksum(&raw),
             data,

@@ -79,8 +79,8 @@ pub fn ledger_action(
     sum: &str,
 ) -> (Action, Uuid) {
     match mappings.get(&(table.to_owned(), legacy_id)) {
-        None => (Action::Insert, Uuid::new_v4()),
-        Some(m) if !m.present => (Action::Recreate, Uuid::new_v4()),
+        None => (Action::Insert, Uuid::now_v7()),
+        Some(m) if !m.present => (Action::Recreate, Uuid::now_v7()),
         Some(m) if m.checksum == sum => (Action::Unchanged, m.onto_id),
         Some(m) => (Action::Resync, m.onto_id),
     }

@@ -130,9 +130,8 @@ WITH p AS (INSERT INTO onto_projects (id, name, description, type_key, state_key
      sy AS (INSERT INTO onto_event_sync (event_id, calendar_id, provider, external_event_id, sync_status, sync_error, last_synced_at) \
            SELECT * FROM unnest($38::uuid[], $39::uuid[], $40::text[], $41::text[], $42::text[], $43::text[], $44::timestamptz[]) \
            ON CONFLICT (calendar_id, provider, external_event_id) DO NOTHING), \
-     e AS (INSERT INTO onto_edges (src_kind, src_id, rel, dst_kind, dst_id) \
-           SELECT * FROM unnest($45::text[], $46::uuid[], $47::text[], $48::text[], $49::uuid[]) \
-           ON CONFLICT (src_kind, src_id, rel, dst_kind, dst_id) DO NOTHING), \
+     e AS (INSERT INTO onto_edges (id, src_kind, src_id, rel, dst_kind, dst_id) \
+           SELECT * FROM unnest($70::uuid[], $45::text[], $46::uuid[], $47::text[], $48::text[], $49::uuid[])), \
      m AS (INSERT INTO legacy_entity_mappings (legacy_table, legacy_id, onto_table, onto_id, checksum, run_id, metadata) \
            SELECT u.lt, u.li, u.ot, u.oi, u.cs, $56, jsonb_build_object('type_key', u.tk) \
              FROM unnest($50::text[], $51::uuid[], $52::text[], $53::uuid[], $54::text[], $55::text[]) AS u(lt, li, ot, oi, cs, tk) \
@@ -339,6 +338,8 @@ async fn insert_new(
         .bind(log.category)
         .bind(log.message)
         .bind(log.type_key)
+        // e ids: $70
+        .bind(edges.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
         .execute(conn)
         .await?;
     Ok(())
