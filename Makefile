@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO := env -u DATABASE_URL cargo
 
-.PHONY: help build demo test lint fmt bench clean-db
+.PHONY: help build demo test chaos lint fmt bench clean-db
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -15,6 +15,9 @@ demo: build ## Seed a demo dataset and migrate it with two workers
 
 test: build ## Full test suite against a real PostgreSQL
 	eval "$$(scripts/db.sh)" && $(CARGO) test --workspace
+
+chaos: build ## Chaos suite, full form: SIGKILL/terminate/restart/faults/double start; prints a table
+	eval "$$(scripts/db.sh)" && CHAOS_FULL=1 $(CARGO) test -p ontofleet-e2e --test e2e chaos -- --nocapture
 
 lint: ## cargo fmt --check and clippy -D warnings
 	$(CARGO) fmt --all -- --check

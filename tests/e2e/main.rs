@@ -1,8 +1,10 @@
 //! End-to-end suite: real PostgreSQL (a fresh database per test), the real `ontofleet` binary,
 //! real worker processes. One test binary for all scenarios.
 
+mod chaos;
 mod concurrency;
 mod expect;
+mod lock;
 mod migration;
 mod preview;
 mod rules;

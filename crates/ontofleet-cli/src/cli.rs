@@ -41,9 +41,12 @@ pub enum Command {
     Db(DbCommand),
     /// Create the legacy schema if missing and add deterministic synthetic data.
     Seed(SeedArgs),
-    /// Runs: start, list, show, watch.
+    /// Runs: start, preview, list, show, watch, cancel.
     #[command(subcommand)]
     Run(RunCommand),
+    /// The platform lock: status, release.
+    #[command(subcommand)]
+    Lock(LockCommand),
     /// Run a worker process until SIGTERM/SIGINT.
     Worker(WorkerArgs),
 }
@@ -119,6 +122,26 @@ pub enum RunCommand {
     Watch {
         /// Run id.
         run: Uuid,
+    },
+    /// Cancel a run: queued jobs are killed and their items cancelled, running ones finish,
+    /// then the run is `cancelled` (and releases the platform lock).
+    Cancel {
+        /// Run id.
+        run: Uuid,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LockCommand {
+    /// Holder run, fencing token, lease and the last release.
+    Status,
+    /// Release a stale lock (its run is no longer active or its lease expired); with --force,
+    /// clear it whatever holds it. Records who released it.
+    Release {
+        /// Clear the lock even while an active run holds an unexpired lease: that run can no
+        /// longer commit (fencing) and should be cancelled.
+        #[arg(long)]
+        force: bool,
     },
 }
 

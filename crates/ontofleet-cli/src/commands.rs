@@ -10,7 +10,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::cli::{
-    Cli, Command, DbCommand, PreviewArgs, RunCommand, Scope, SeedArgs, StartArgs, WorkerArgs,
+    Cli, Command, DbCommand, LockCommand, PreviewArgs, RunCommand, Scope, SeedArgs, StartArgs,
+    WorkerArgs,
 };
 use crate::settings::Settings;
 use crate::{CliError, output};
@@ -29,6 +30,11 @@ pub async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Run(RunCommand::Watch { run }) => {
             let pool = connect(&settings).await?;
             watch(&cli, &pool, *run).await
+        }
+        Command::Run(RunCommand::Cancel { run }) => run_cancel(&cli, &settings, *run).await,
+        Command::Lock(LockCommand::Status) => lock_status(&cli, &settings).await,
+        Command::Lock(LockCommand::Release { force }) => {
+            lock_release(&cli, &settings, *force).await
         }
         Command::Worker(args) => worker(&settings, args).await,
     }
@@ -733,7 +739,185 @@ async fn watch(cli: &Cli, pool: &PgPool, run_id: Uuid) -> Result<(), CliError> {
     }
 }
 
+async fn run_cancel(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), CliError> {
+    let pool = connect(settings).await?;
+    require_schema(&pool).await?;
+    let before = load_run(&pool, run_id).await?;
+    let mut tx = pool.begin().await?;
+    // Kill first, in the same transaction: a job cannot start between the two steps and find
+    // its item cancelled but its queue row live.
+    let killed = ontofleet_queue::kill_jobs_of_run(&mut tx, run_id)
+        .await
+        .map_err(|e| CliError::runtime(format!("cannot kill the run's jobs: {e}")))?;
+    let cancelled = ontofleet_control::cancel_run(&mut tx, run_id)
+        .await
+        .map_err(|e| CliError::runtime(format!("cannot cancel run {run_id}: {e}")))?;
+    tx.commit().await?;
+    let Some(cancelled) = cancelled else {
+        return Err(CliError::usage(format!(
+            "run {run_id} is already {}; only pending or running runs can be cancelled",
+            before.status
+        )));
+    };
+    let run = load_run(&pool, run_id).await?;
+    let running = run.total_items - run.done_items();
+    if cli.json {
+        output::json(&json!({
+            "run_id": run_id,
+            "status": run.status,
+            "jobs_killed": killed,
+            "items_cancelled": cancelled,
+            "items_still_running": running,
+        }));
+    } else if run.status == "cancelled" {
+        println!(
+            "run {run_id} cancelled: {cancelled} items cancelled, {killed} queued jobs killed"
+        );
+    } else {
+        println!(
+            "run {run_id} cancelling: {cancelled} items cancelled, {killed} queued jobs killed; \
+             {running} running items finish first (`ontofleet run watch {run_id}`)"
+        );
+    }
+    Ok(())
+}
+
+fn lock_json(lock: &ontofleet_control::LockStatus) -> Value {
+    json!({
+        "held": lock.is_locked,
+        "run_id": lock.run_id,
+        "holder": lock.holder,
+        "token": lock.token,
+        "locked_at": lock.locked_at,
+        "renewed_at": lock.renewed_at,
+        "expires_at": lock.expires_at,
+        "released_at": lock.released_at,
+        "released_by": lock.released_by,
+    })
+}
+
+fn or_dash<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
+async fn lock_status(cli: &Cli, settings: &Settings) -> Result<(), CliError> {
+    let pool = connect(settings).await?;
+    require_schema(&pool).await?;
+    let mut conn = pool.acquire().await?;
+    let lock = ontofleet_control::lock_status(&mut conn)
+        .await
+        .map_err(|e| CliError::runtime(e.to_string()))?;
+    let run_status: Option<String> = match lock.run_id {
+        Some(run) => {
+            sqlx::query_scalar("SELECT status FROM migration_runs WHERE id = $1")
+                .bind(run)
+                .fetch_optional(&mut *conn)
+                .await?
+        }
+        None => None,
+    };
+    if cli.json {
+        let mut doc = lock_json(&lock);
+        doc["run_status"] = json!(run_status);
+        output::json(&doc);
+        return Ok(());
+    }
+    let state = match (lock.run_id, lock.is_locked) {
+        (None, _) => "free",
+        (Some(_), true) => "held",
+        (Some(_), false) => "expired (a new platform run may take it)",
+    };
+    println!("lock       {state}");
+    println!(
+        "run        {}{}",
+        or_dash(lock.run_id),
+        run_status.map(|s| format!(" ({s})")).unwrap_or_default()
+    );
+    println!("holder     {}", or_dash(lock.holder.as_deref()));
+    println!("token      {}", lock.token);
+    println!(
+        "locked     {}",
+        or_dash(lock.locked_at.map(|t| t.to_rfc3339()))
+    );
+    println!(
+        "renewed    {}",
+        or_dash(lock.renewed_at.map(|t| t.to_rfc3339()))
+    );
+    println!(
+        "expires    {}",
+        or_dash(lock.expires_at.map(|t| t.to_rfc3339()))
+    );
+    println!(
+        "released   {}{}",
+        or_dash(lock.released_at.map(|t| t.to_rfc3339())),
+        lock.released_by
+            .as_deref()
+            .map(|b| format!(" by {b}"))
+            .unwrap_or_default()
+    );
+    Ok(())
+}
+
+async fn lock_release(cli: &Cli, settings: &Settings, force: bool) -> Result<(), CliError> {
+    let pool = connect(settings).await?;
+    require_schema(&pool).await?;
+    let mut tx = pool.begin().await?;
+    // The lock row and the holder's state are read under the row lock, so a run cannot take or
+    // renew the lock between the check and the release.
+    let holder: Option<(Option<Uuid>, bool, Option<String>)> = sqlx::query_as(
+        "SELECT l.run_id, (l.run_id IS NOT NULL AND l.expires_at > clock_timestamp()), r.status \
+           FROM migration_platform_lock l LEFT JOIN migration_runs r ON r.id = l.run_id \
+          WHERE l.id = 1 FOR UPDATE OF l",
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((Some(run), live, status)) = holder else {
+        if cli.json {
+            output::json(&json!({"released": false, "was_held": false}));
+        } else {
+            println!("the platform lock is not held; nothing to release");
+        }
+        return Ok(());
+    };
+    let active = matches!(
+        status.as_deref(),
+        Some("pending" | "running" | "cancelling")
+    );
+    if live && active && !force {
+        return Err(CliError::locked(format!(
+            "the platform lock is held by active run {run} ({}) with an unexpired lease; \
+             cancel it with `ontofleet run cancel {run}`, or clear the lock with `ontofleet lock release --force`",
+            status.unwrap_or_default()
+        )));
+    }
+    let by = initiated_by();
+    ontofleet_control::force_release(&mut tx, &by)
+        .await
+        .map_err(|e| CliError::runtime(e.to_string()))?;
+    tx.commit().await?;
+    if cli.json {
+        output::json(&json!({
+            "released": true,
+            "was_held": true,
+            "run_id": run,
+            "run_status": status,
+            "forced": live && active,
+            "released_by": by,
+        }));
+    } else if live && active {
+        println!(
+            "platform lock released by {by}; run {run} is still {} but can no longer commit: \
+             cancel it with `ontofleet run cancel {run}`",
+            status.unwrap_or_default()
+        );
+    } else {
+        println!("stale platform lock of run {run} released by {by}");
+    }
+    Ok(())
+}
+
 async fn worker(settings: &Settings, args: &WorkerArgs) -> Result<(), CliError> {
+    let faults = settings.faults.parse()?;
     let pool = ontofleet_db::connect_worker(settings.require_database()?).await?;
     require_schema(&pool).await?;
     let mut worker = settings.worker.clone();
@@ -750,14 +934,11 @@ async fn worker(settings: &Settings, args: &WorkerArgs) -> Result<(), CliError> 
         policies: settings.retry,
         job_timeout: Duration::from_secs(settings.job.timeout_secs),
         lease: Duration::from_secs(settings.lock.lease_secs),
-        fault_delay: Duration::from_millis(settings.faults.delay_ms),
+        faults,
         day_first: settings.pipeline.day_first,
     };
-    if settings.faults.delay_ms > 0 {
-        tracing::warn!(
-            delay_ms = settings.faults.delay_ms,
-            "fault injection enabled: every project transaction is delayed"
-        );
+    if handler.faults.any() {
+        tracing::warn!(faults = ?handler.faults, "fault injection enabled (test only)");
     }
     ontofleet_worker::run(pool, worker, handler, shutdown_signal())
         .await

@@ -34,6 +34,40 @@ pub struct PipelineSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct FaultSettings {
     pub delay_ms: u64,
+    /// `""` = off, `"*"` = every project, else a legacy project id.
+    pub fail_project: String,
+    /// `recoverable`, `data`, `fatal`, `panic` or `timeout`.
+    pub fail_kind: String,
+    /// The first this many attempts fail.
+    pub fail_attempts: u32,
+}
+
+impl FaultSettings {
+    /// The worker's view, or a configuration error naming the bad key.
+    pub fn parse(&self) -> Result<ontofleet_worker::Faults, CliError> {
+        let fail = match self.fail_project.as_str() {
+            "" => None,
+            project => Some(ontofleet_worker::FailRule {
+                project: match project {
+                    "*" => None,
+                    id => Some(id.parse().map_err(|_| {
+                        CliError::usage(format!(
+                            "faults.fail_project `{id}` is neither `*` nor a project id"
+                        ))
+                    })?),
+                },
+                kind: self
+                    .fail_kind
+                    .parse()
+                    .map_err(|e| CliError::usage(format!("faults.fail_kind: {e}")))?,
+                attempts: self.fail_attempts,
+            }),
+        };
+        Ok(ontofleet_worker::Faults {
+            delay: std::time::Duration::from_millis(self.delay_ms),
+            fail,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

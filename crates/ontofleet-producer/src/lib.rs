@@ -117,6 +117,16 @@ pub enum ProducerError {
 /// shutdown requeue; the policy, not the queue, decides when to give up.
 const QUEUE_ATTEMPT_HEADROOM: u32 = 16;
 
+/// Whether an insert into `migration_runs` failed on the one-active-platform-run index.
+fn is_second_platform_run(e: &ontofleet_db::DbError) -> bool {
+    match e {
+        ontofleet_db::DbError::Sqlx(sqlx::Error::Database(d)) => {
+            d.is_unique_violation() && d.constraint() == Some("migration_runs_one_active_platform")
+        }
+        _ => false,
+    }
+}
+
 /// Start a run: everything in one transaction, so a crash leaves either the whole run or nothing.
 pub async fn start_run(
     pool: &PgPool,
@@ -127,7 +137,9 @@ pub async fn start_run(
     let selection = req.selection.to_json();
     let mut tx = pool.begin().await?;
 
-    if !req.dry_run {
+    // Platform runs are arbitrated by the lock alone: an active platform run with an expired
+    // lease must be taken over, not reported as a duplicate.
+    if !req.dry_run && scope != RunScope::Platform {
         let active: Option<Uuid> = sqlx::query_scalar(
             "SELECT id FROM migration_runs WHERE status IN ('pending', 'running', 'cancelling') AND NOT dry_run \
                AND scope = $1 AND options -> 'selection' = $2 LIMIT 1",
@@ -150,18 +162,8 @@ pub async fn start_run(
         "resync": req.resync,
         "force": req.force,
     });
-    ledger::insert_run(
-        &mut tx,
-        &NewRun {
-            id: run_id,
-            scope: scope.as_str(),
-            dry_run: req.dry_run,
-            options,
-            initiated_by: &req.initiated_by,
-        },
-    )
-    .await?;
-
+    // The lock first: a concurrent platform start waits on the lock row and then sees it held;
+    // an expired holder is cancelled before this run's row exists (one active platform run).
     let mut superseded = None;
     let mut token = None;
     if scope == RunScope::Platform && !req.dry_run {
@@ -180,12 +182,40 @@ pub async fn start_run(
             tracing::warn!(%old, new = %run_id, "took over an expired platform lock; the old run is cancelled");
             superseded = Some(old);
         }
+    }
+    let inserted = ledger::insert_run(
+        &mut tx,
+        &NewRun {
+            id: run_id,
+            scope: scope.as_str(),
+            dry_run: req.dry_run,
+            options,
+            initiated_by: &req.initiated_by,
+        },
+    )
+    .await;
+    if let Err(e) = inserted {
+        // Backstop: the partial unique index admits one active platform run. Should two platform
+        // starts ever get past the lock, the second insert fails here; for the operator that
+        // is the held lock (exit 4).
+        if is_second_platform_run(&e) {
+            drop(tx);
+            let mut conn = pool.acquire().await?;
+            return Err(ProducerError::LockHeld(
+                ontofleet_control::lock_status(&mut conn).await?.held(),
+            ));
+        }
+        return Err(e.into());
+    }
+
+    if token.is_some() {
         sqlx::query("UPDATE migration_runs SET lock_token = $2 WHERE id = $1")
             .bind(run_id)
             .bind(token)
             .execute(&mut *tx)
             .await?;
-    } else if !req.dry_run && !req.force {
+    }
+    if scope != RunScope::Platform && !req.dry_run && !req.force {
         let status = ontofleet_control::lock_status(&mut tx).await?;
         if status.is_locked {
             return Err(ProducerError::LockHeld(status.held()));

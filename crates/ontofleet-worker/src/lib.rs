@@ -31,16 +31,79 @@ pub struct HandlerSettings {
     pub job_timeout: Duration,
     /// Platform-lock lease renewed by item commits.
     pub lease: Duration,
-    /// Fault injection for chaos tests (`[faults] delay_ms`, 0 = off): hold every project
-    /// transaction open this long before committing, so that kills land mid-transaction.
-    pub fault_delay: Duration,
+    /// Fault injection for chaos tests (`[faults]`, off by default).
+    pub faults: Faults,
     /// Read all-numeric dates in descriptions day first (`[pipeline] day_first`).
     pub day_first: bool,
+}
+
+/// Test-only fault injection (`[faults]` in the configuration). Off by default; a worker that
+/// has any fault enabled says so in its log at start.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Faults {
+    /// Hold every project transaction open this long before committing, so that kills land
+    /// mid-transaction (0 = off).
+    pub delay: Duration,
+    /// Fail the first attempts of one project (or of every project) in a chosen way.
+    pub fail: Option<FailRule>,
+}
+
+/// "Fail the first `attempts` attempts of `project` with `kind`."
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FailRule {
+    /// The legacy project; `None` = every project.
+    pub project: Option<Uuid>,
+    /// How the attempt fails.
+    pub kind: FaultKind,
+    /// Attempts (1-based, as counted by the item) that fail.
+    pub attempts: u32,
+}
+
+/// The ways an injected fault makes an attempt fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// An error of this category, raised where a real one would be (inside the transaction).
+    Category(ErrorCategory),
+    /// A panic inside the handler.
+    Panic,
+    /// An attempt that outlives the job timeout.
+    Timeout,
+}
+
+impl std::str::FromStr for FaultKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "panic" => Ok(Self::Panic),
+            "timeout" => Ok(Self::Timeout),
+            other => other.parse::<ErrorCategory>().map(Self::Category).map_err(|_| {
+                format!("unknown fault `{other}` (expected recoverable, data, fatal, panic or timeout)")
+            }),
+        }
+    }
+}
+
+impl Faults {
+    /// Whether any fault is enabled.
+    pub fn any(&self) -> bool {
+        !self.delay.is_zero() || self.fail.is_some()
+    }
+
+    fn failing(&self, project_id: Uuid, attempt: i32) -> Option<FaultKind> {
+        let rule = self.fail?;
+        let applies = rule.project.is_none_or(|p| p == project_id)
+            && attempt >= 1
+            && attempt as u32 <= rule.attempts;
+        applies.then_some(rule.kind)
+    }
 }
 
 /// Failures of one attempt, each with a category.
 #[derive(Debug, thiserror::Error)]
 enum AttemptError {
+    #[error("injected {0} fault (faults.fail_*)")]
+    Injected(ErrorCategory),
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
     #[error(transparent)]
@@ -58,6 +121,7 @@ impl AttemptError {
             Self::Control(e) => e.category(),
             Self::Db(e) => e.category(),
             Self::Sqlx(e) => ontofleet_db::category_of(e),
+            Self::Injected(c) => *c,
         }
     }
 }
@@ -122,6 +186,14 @@ impl ProjectHandler {
         if status.is_none_or(|s| s.parse::<ItemStatus>().is_ok_and(ItemStatus::is_terminal)) {
             return Ok(Done::AlreadyTerminal);
         }
+        match self.settings.faults.failing(project_id, record.attempt) {
+            None => {}
+            Some(FaultKind::Category(c)) => return Err(AttemptError::Injected(c)),
+            Some(FaultKind::Panic) => panic!("injected panic (faults.fail_kind = panic)"),
+            Some(FaultKind::Timeout) => {
+                tokio::time::sleep(self.settings.job_timeout + Duration::from_secs(1)).await;
+            }
+        }
         let ctx = RunContext {
             run_id: run.id,
             reference_time: run.reference_time,
@@ -133,8 +205,8 @@ impl ProjectHandler {
         };
         let outcome =
             ontofleet_pipeline::migrate_project(&mut tx, &self.pipeline, &ctx, project_id).await?;
-        if !self.settings.fault_delay.is_zero() {
-            tokio::time::sleep(self.settings.fault_delay).await;
+        if !self.settings.faults.delay.is_zero() {
+            tokio::time::sleep(self.settings.faults.delay).await;
         }
         let status = if outcome.partial {
             ItemStatus::Partial
@@ -346,7 +418,15 @@ impl ProjectHandler {
             }
             Ok(Ok(Ok(Done::AlreadyTerminal))) => return JobOutcome::Done,
             Ok(Ok(Err(AttemptError::Control(ControlError::Fenced { .. })))) => {
-                tracing::warn!("run lost the platform lock; nothing written");
+                // The run lost the lock (taken over or force-released): nothing of the project
+                // was written. The item ends as `cancelled`, so the run still reaches a
+                // terminal state instead of waiting for items that can never commit.
+                tracing::warn!("run lost the platform lock; nothing written, item cancelled");
+                match self.cancel_item(&run, job.project_id).await {
+                    Ok(Some(status)) => self.after_completion(run.id, status).await,
+                    Ok(None) => {}
+                    Err(e) => return self.infrastructure_retry(&ctx, &e.to_string()),
+                }
                 return JobOutcome::Abort(
                     "fenced: run no longer holds the platform lock".to_owned(),
                 );
