@@ -115,7 +115,7 @@ async fn measure(db: &TestDb, run: Uuid, scenario: &str, recover_secs: f64) -> R
     .await;
     // Duplicated: an onto row no mapping points at (a second write of an entity), more than one
     // `migrate` log row per legacy entity, an edge key twice.
-    let duplicated = one(
+    let duplicated: i64 = sqlx::query_scalar(
         "SELECT (SELECT count(*) FROM onto_projects o WHERE NOT EXISTS (SELECT 1 FROM legacy_entity_mappings m WHERE m.onto_id = o.id)) \
               + (SELECT count(*) FROM onto_plans o WHERE NOT EXISTS (SELECT 1 FROM legacy_entity_mappings m WHERE m.onto_id = o.id)) \
               + (SELECT count(*) FROM onto_tasks o WHERE NOT EXISTS (SELECT 1 FROM legacy_entity_mappings m WHERE m.onto_id = o.id)) \
@@ -123,10 +123,11 @@ async fn measure(db: &TestDb, run: Uuid, scenario: &str, recover_secs: f64) -> R
               + (SELECT count(*) FROM onto_documents o WHERE NOT EXISTS (SELECT 1 FROM legacy_entity_mappings m WHERE m.onto_id = o.id)) \
               + (SELECT count(*) - count(DISTINCT (legacy_table, legacy_id)) FROM migration_log \
                   WHERE operation = 'migrate' AND status = 'completed') \
-              + (SELECT count(*) - count(DISTINCT (src_kind, src_id, rel, dst_kind, dst_id)) FROM onto_edges) \
-              + 0 * (SELECT count(*) FROM migration_runs WHERE id = $1)",
+              + (SELECT count(*) - count(DISTINCT (src_kind, src_id, rel, dst_kind, dst_id)) FROM onto_edges)",
     )
-    .await;
+    .fetch_one(&db.pool)
+    .await
+    .expect("duplicates");
     // Executions started (the item's counter): a killed execution leaves no attempt row, as
     // its transaction died with it, but it was counted when it began.
     let attempts =
@@ -587,7 +588,6 @@ async fn fault(kind: &str, attempts: &str) -> Row {
 async fn double_start() -> Row {
     let db = prepared("chaos_double", &seed_args()).await;
     let rounds = if full() { 10 } else { 3 };
-    let mut started_runs = Vec::new();
     let t0 = Instant::now();
     for _ in 0..rounds {
         let a = db.command(&["run", "start", "--all"]).output();
@@ -610,7 +610,6 @@ async fn double_start() -> Row {
         let run = run_id(&String::from_utf8_lossy(&winner.stdout));
         db.cli_ok(&["run", "cancel", &run.to_string()]).await;
         assert_eq!(db.wait_run(run, RUN_TIMEOUT).await, "cancelled");
-        started_runs.push(run);
     }
     let runs = db.count("SELECT count(*) FROM migration_runs").await;
     assert_eq!(runs, rounds as i64, "a refused start leaves no run row");
@@ -622,7 +621,8 @@ async fn double_start() -> Row {
         scenario: "two run start --all".into(),
         jobs: db.count("SELECT count(*) FROM migration_run_items").await,
         lost: 0,
-        duplicated: runs - started_runs.len() as i64,
+        // Runs beyond one per round (asserted 0 above; kept for the table).
+        duplicated: runs - rounds as i64,
         attempts: 0,
         recover_secs: t0.elapsed().as_secs_f64(),
     };

@@ -102,13 +102,15 @@ pub struct NewRun<'a> {
     pub options: Value,
     /// Who started it.
     pub initiated_by: &'a str,
+    /// The platform lock's fencing token, for a platform run (taken before the run row).
+    pub lock_token: Option<i64>,
 }
 
 /// Insert a `pending` run; `reference_time` is the database's `now()` so that every pod agrees.
 pub async fn insert_run(conn: &mut PgConnection, run: &NewRun<'_>) -> Result<RunRow, DbError> {
     let sql = format!(
-        "INSERT INTO migration_runs (id, scope, status, dry_run, options, reference_time, initiated_by) \
-         VALUES ($1, $2, 'pending', $3, $4, date_trunc('milliseconds', now()), $5) RETURNING {RUN_COLUMNS}"
+        "INSERT INTO migration_runs (id, scope, status, dry_run, options, reference_time, initiated_by, lock_token) \
+         VALUES ($1, $2, 'pending', $3, $4, date_trunc('milliseconds', now()), $5, $6) RETURNING {RUN_COLUMNS}"
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(run.id)
@@ -116,6 +118,7 @@ pub async fn insert_run(conn: &mut PgConnection, run: &NewRun<'_>) -> Result<Run
         .bind(run.dry_run)
         .bind(&run.options)
         .bind(run.initiated_by)
+        .bind(run.lock_token)
         .fetch_one(conn)
         .await?)
 }

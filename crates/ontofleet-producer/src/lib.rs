@@ -191,6 +191,7 @@ pub async fn start_run(
             dry_run: req.dry_run,
             options,
             initiated_by: &req.initiated_by,
+            lock_token: token,
         },
     )
     .await;
@@ -208,13 +209,6 @@ pub async fn start_run(
         return Err(e.into());
     }
 
-    if token.is_some() {
-        sqlx::query("UPDATE migration_runs SET lock_token = $2 WHERE id = $1")
-            .bind(run_id)
-            .bind(token)
-            .execute(&mut *tx)
-            .await?;
-    }
     if scope != RunScope::Platform && !req.dry_run && !req.force {
         let status = ontofleet_control::lock_status(&mut tx).await?;
         if status.is_locked {
