@@ -6,6 +6,7 @@ mod concurrency;
 mod expect;
 mod lock;
 mod migration;
+mod operator;
 mod preview;
 mod rules;
 

@@ -41,9 +41,17 @@ pub enum Command {
     Db(DbCommand),
     /// Create the legacy schema if missing and add deterministic synthetic data.
     Seed(SeedArgs),
-    /// Runs: start, preview, list, show, watch, cancel.
+    /// Runs: start, preview, list, show, watch, cancel, validate, rollback.
     #[command(subcommand)]
     Run(RunCommand),
+    /// Reprocess one project: a new single-project run, or added to an existing run with --run.
+    /// Goes through the ledger: entities that did not change are not rewritten.
+    Enqueue(EnqueueArgs),
+    /// Queue jobs joined with their ledger items: list, show, retry, kill, purge.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+    /// Global progress and, with --users, the per-user table.
+    Stats(StatsArgs),
     /// The platform lock: status, release.
     #[command(subcommand)]
     Lock(LockCommand),
@@ -129,6 +137,110 @@ pub enum RunCommand {
         /// Run id.
         run: Uuid,
     },
+    /// Reconcile source and target for the run's projects: every selected legacy entity mapped
+    /// to an existing row (or its failure logged), every implied edge present, no orphan rows.
+    /// Exits 1 on a mismatch.
+    Validate {
+        /// Run id.
+        run: Uuid,
+    },
+    /// Delete, per project in one transaction, the ontology rows and mappings the run created;
+    /// rows a later run changed stay. Logged as operation `rollback`.
+    Rollback {
+        /// Run id.
+        run: Uuid,
+        /// Required: rollback deletes data.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct EnqueueArgs {
+    /// Legacy project id.
+    #[arg(long, value_name = "UUID")]
+    pub project: Uuid,
+    /// Add the project to this run (reopened if finished) instead of starting a new one.
+    #[arg(long, value_name = "RUN")]
+    pub run: Option<Uuid>,
+    /// Go ahead while a platform run holds the lock (user- or project-scoped runs only).
+    #[arg(long)]
+    pub force: bool,
+    /// Watch the run and print the final summary.
+    #[arg(long)]
+    pub watch: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Jobs with their items, most recently changed first.
+    List {
+        /// Only this run.
+        #[arg(long, value_name = "RUN")]
+        run: Option<Uuid>,
+        /// Only items in this status (queued, running, retrying, succeeded, partial, failed,
+        /// skipped, cancelled).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only items whose last failure has this category (recoverable, data, fatal).
+        #[arg(long)]
+        category: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Payload, queue row, item state and every attempt with its category, message, duration.
+    Show {
+        /// Job id (ULID).
+        job: String,
+    },
+    /// Put finished jobs back to work: the given ones (failed, skipped, partial or cancelled
+    /// items), or the failed and skipped items of a run. Attempts start again; a finished run is
+    /// reopened and completes again.
+    Retry {
+        /// Job ids.
+        #[arg(
+            value_name = "JOB",
+            required_unless_present = "run",
+            conflicts_with = "run"
+        )]
+        jobs: Vec<String>,
+        /// Retry the failed and skipped items of this run.
+        #[arg(long, value_name = "RUN")]
+        run: Option<Uuid>,
+        /// With --run: only items whose failure has this category.
+        #[arg(long, requires = "run")]
+        category: Option<String>,
+        /// Go ahead while a platform run holds the lock (user- or project-scoped runs only).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Kill waiting jobs (queued or retrying items): their items become cancelled.
+    Kill {
+        /// Job ids.
+        #[arg(value_name = "JOB", required = true)]
+        jobs: Vec<String>,
+    },
+    /// Delete finished queue rows (done, killed, out of attempts) older than DURATION, and
+    /// registrations of workers gone as long; the ledger keeps the history.
+    Purge {
+        /// Age, e.g. 14d, 12h, 30m, 90s, 2w.
+        #[arg(long, value_name = "DURATION")]
+        older_than: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Refresh the per-user materialized view first.
+    #[arg(long)]
+    pub refresh: bool,
+    /// Print the per-user table.
+    #[arg(long)]
+    pub users: bool,
+    /// With --users: at most this many users (most behind first).
+    #[arg(long, default_value_t = 100)]
+    pub limit: i64,
 }
 
 #[derive(Debug, Subcommand)]

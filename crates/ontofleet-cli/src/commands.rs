@@ -13,8 +13,9 @@ use crate::cli::{
     Cli, Command, DbCommand, LockCommand, PreviewArgs, RunCommand, Scope, SeedArgs, StartArgs,
     WorkerArgs,
 };
+use crate::output::{out, out_part};
 use crate::settings::Settings;
-use crate::{CliError, output};
+use crate::{CliError, ops, output};
 
 pub async fn dispatch(cli: Cli) -> Result<(), CliError> {
     let settings = Settings::load(cli.config.as_deref(), cli.database_url.as_deref())?;
@@ -32,6 +33,15 @@ pub async fn dispatch(cli: Cli) -> Result<(), CliError> {
             watch(&cli, &pool, *run).await
         }
         Command::Run(RunCommand::Cancel { run }) => run_cancel(&cli, &settings, *run).await,
+        Command::Run(RunCommand::Validate { run }) => {
+            ops::run_validate(&cli, &settings, *run).await
+        }
+        Command::Run(RunCommand::Rollback { run, yes }) => {
+            ops::run_rollback(&cli, &settings, *run, *yes).await
+        }
+        Command::Enqueue(args) => ops::enqueue(&cli, &settings, args).await,
+        Command::Jobs(command) => ops::jobs(&cli, &settings, command).await,
+        Command::Stats(args) => ops::stats(&cli, &settings, args).await,
         Command::Lock(LockCommand::Status) => lock_status(&cli, &settings).await,
         Command::Lock(LockCommand::Release { force }) => {
             lock_release(&cli, &settings, *force).await
@@ -70,11 +80,11 @@ fn init_logging(cli: &Cli, settings: &Settings) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn connect(settings: &Settings) -> Result<PgPool, CliError> {
+pub(crate) async fn connect(settings: &Settings) -> Result<PgPool, CliError> {
     Ok(ontofleet_db::connect(settings.require_database()?).await?)
 }
 
-async fn require_schema(pool: &PgPool) -> Result<(), CliError> {
+pub(crate) async fn require_schema(pool: &PgPool) -> Result<(), CliError> {
     let ready: bool = sqlx::query_scalar(
         "SELECT to_regclass('public.migration_runs') IS NOT NULL AND to_regclass('apalis.jobs') IS NOT NULL",
     )
@@ -104,7 +114,7 @@ async fn db_migrate(cli: &Cli, settings: &Settings) -> Result<(), CliError> {
     if cli.json {
         output::json(&json!({"applied": applied, "pending": states.len() - applied}));
     } else {
-        println!("schema up to date: {applied} migrations applied (app + queue)");
+        out!("schema up to date: {applied} migrations applied (app + queue)");
     }
     Ok(())
 }
@@ -160,7 +170,7 @@ async fn seed(cli: &Cli, settings: &Settings, args: &SeedArgs) -> Result<(), Cli
         if cli.json {
             output::json(&json!({"schema": "created"}));
         } else {
-            println!("legacy schema ready");
+            out!("legacy schema ready");
         }
         return Ok(());
     }
@@ -184,7 +194,7 @@ async fn seed(cli: &Cli, settings: &Settings, args: &SeedArgs) -> Result<(), Cli
     if cli.json {
         output::json(&counts);
     } else {
-        println!(
+        out!(
             "seeded {} users, {} projects, {} phases, {} tasks, {} calendar events in {}",
             report.users,
             report.projects,
@@ -197,14 +207,14 @@ async fn seed(cli: &Cli, settings: &Settings, args: &SeedArgs) -> Result<(), Cli
     Ok(())
 }
 
-fn initiated_by() -> String {
+pub(crate) fn initiated_by() -> String {
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".to_owned());
     format!("{user}@{host} (cli)")
 }
 
 async fn run_start(cli: &Cli, settings: &Settings, args: &StartArgs) -> Result<(), CliError> {
-    use ontofleet_producer::{ProducerError, RunRequest};
+    use ontofleet_producer::RunRequest;
     let selection = selection(&args.scope, "start")?;
     let pool = connect(settings).await?;
     require_schema(&pool).await?;
@@ -217,18 +227,7 @@ async fn run_start(cli: &Cli, settings: &Settings, args: &StartArgs) -> Result<(
         force: args.force,
         initiated_by: initiated_by(),
     };
-    let producer = ontofleet_producer::ProducerSettings {
-        lease: Duration::from_secs(settings.lock.lease_secs),
-        policies: settings.retry,
-    };
-    let started = ontofleet_producer::start_run(&pool, &request, &producer)
-        .await
-        .map_err(|e| match e {
-            ProducerError::LockHeld(_) => CliError::locked(e.to_string()),
-            ProducerError::AlreadyActive(_) => CliError::locked(e.to_string()),
-            ProducerError::NotFound(_) => CliError::usage(e.to_string()),
-            other => CliError::runtime(format!("cannot start the run: {other}")),
-        })?;
+    let started = start(&pool, settings, &request).await?;
     if let Some(old) = started.superseded {
         tracing::warn!(%old, "the previous platform run's lease had expired; it was cancelled");
     }
@@ -240,13 +239,28 @@ async fn run_start(cli: &Cli, settings: &Settings, args: &StartArgs) -> Result<(
             &json!({"run_id": started.run_id, "status": started.status, "total_items": started.total_items}),
         );
     } else {
-        println!("{}", started.run_id);
+        out!("{}", started.run_id);
         eprintln!(
             "run {} {}: {} project(s) enqueued",
             started.run_id, started.status, started.total_items
         );
     }
     Ok(())
+}
+
+/// Start a run with the configured lease and retry policy (`run start`, `enqueue`).
+pub(crate) async fn start(
+    pool: &PgPool,
+    settings: &Settings,
+    request: &ontofleet_producer::RunRequest,
+) -> Result<ontofleet_producer::StartedRun, CliError> {
+    let producer = ontofleet_producer::ProducerSettings {
+        lease: Duration::from_secs(settings.lock.lease_secs),
+        policies: settings.retry,
+    };
+    ontofleet_producer::start_run(pool, request, &producer)
+        .await
+        .map_err(ops::producer_error)
 }
 
 /// The one selector of `run start|preview`; none is a usage error.
@@ -352,14 +366,14 @@ async fn run_preview(cli: &Cli, settings: &Settings, args: &PreviewArgs) -> Resu
         }));
     } else {
         if selected == 0 {
-            println!(
+            out!(
                 "no project selected (archived projects need --include-archived, already-migrated ones --resync)"
             );
         }
         for preview in &previews {
-            print!("{}", output::preview_block(preview));
+            out_part!("{}", output::preview_block(preview));
         }
-        println!("{}", output::preview_total(&totals));
+        out!("{}", output::preview_total(&totals));
     }
     Ok(())
 }
@@ -460,6 +474,23 @@ fn run_json(run: &RunRow) -> Value {
     })
 }
 
+/// Items by the category of their last failure (failed, skipped and retrying ones alike):
+/// `recoverable 3, data 1`, or empty.
+fn category_counts(by_status: &[(String, Option<String>, i64)]) -> String {
+    ontofleet_core::ErrorCategory::ALL
+        .iter()
+        .filter_map(|c| {
+            let n: i64 = by_status
+                .iter()
+                .filter(|(_, cat, _)| cat.as_deref() == Some(c.as_str()))
+                .map(|(_, _, n)| n)
+                .sum();
+            (n > 0).then(|| format!("{} {n}", c.as_str()))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Terminal items by status, as every human-readable run view prints them.
 fn breakdown(run: &RunRow) -> String {
     format!(
@@ -518,7 +549,7 @@ async fn run_list(cli: &Cli, settings: &Settings, limit: i64) -> Result<(), CliE
     Ok(())
 }
 
-async fn load_run(pool: &PgPool, run: Uuid) -> Result<RunRow, CliError> {
+pub(crate) async fn load_run(pool: &PgPool, run: Uuid) -> Result<RunRow, CliError> {
     ledger::get_run_pool(pool, run).await?.ok_or_else(|| {
         CliError::usage(format!(
             "run {run} does not exist; list runs with `ontofleet run list`"
@@ -566,32 +597,32 @@ async fn run_show(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), Cl
         output::json(&doc);
         return Ok(());
     }
-    println!("run        {}", run.id);
-    println!(
+    out!("run        {}", run.id);
+    out!(
         "scope      {}{}",
         run.scope,
         if run.dry_run { " (dry run)" } else { "" }
     );
-    println!("status     {}", run.status);
-    println!(
+    out!("status     {}", run.status);
+    out!(
         "items      {}/{} done: {}",
         run.done_items(),
         run.total_items,
         breakdown(&run)
     );
-    println!(
+    out!(
         "started    {}",
         run.started_at
             .map_or_else(|| "-".to_owned(), |t| t.to_rfc3339())
     );
-    println!(
+    out!(
         "finished   {}",
         run.finished_at
             .map_or_else(|| "-".to_owned(), |t| t.to_rfc3339())
     );
-    println!("duration   {}", output::secs(duration_secs(&run)));
-    println!("reference  {}", run.reference_time.to_rfc3339());
-    println!(
+    out!("duration   {}", output::secs(duration_secs(&run)));
+    out!("reference  {}", run.reference_time.to_rfc3339());
+    out!(
         "lock       {}",
         match run.lock_token {
             Some(t) if holds_lock => format!(
@@ -602,7 +633,7 @@ async fn run_show(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), Cl
             None => "not taken (scoped or dry run)".to_owned(),
         }
     );
-    println!();
+    out!();
     output::table(
         &["ITEM STATUS", "CATEGORY", "COUNT"],
         &by_status
@@ -617,7 +648,7 @@ async fn run_show(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), Cl
             .collect::<Vec<_>>(),
     );
     if let Some(map) = entities.as_object().filter(|m| !m.is_empty()) {
-        println!();
+        out!();
         let rows: Vec<Vec<String>> = ["project", "document", "plan", "task", "event", "edges"]
             .iter()
             .filter_map(|k| map.get(*k).map(|v| (k, v)))
@@ -637,7 +668,7 @@ async fn run_show(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), Cl
         output::table(&["ENTITY", "ACTIONS"], &rows);
     }
     if !problems.is_empty() {
-        println!();
+        out!();
         output::table(
             &["ENTITY PROBLEM", "STATUS", "CATEGORY", "COUNT"],
             &problems
@@ -654,7 +685,7 @@ async fn run_show(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), Cl
         );
     }
     if !errors.is_empty() {
-        println!();
+        out!();
         output::table(
             &["CATEGORY", "ITEMS", "TOP ERRORS"],
             &errors
@@ -673,11 +704,12 @@ async fn run_show(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), Cl
 }
 
 /// Follow a run until it is terminal: a progress bar on a terminal, periodic lines otherwise.
-async fn watch(cli: &Cli, pool: &PgPool, run_id: Uuid) -> Result<(), CliError> {
+pub(crate) async fn watch(cli: &Cli, pool: &PgPool, run_id: Uuid) -> Result<(), CliError> {
     let first = load_run(pool, run_id).await?;
     let tty = std::io::stderr().is_terminal() && !cli.json && !cli.quiet;
     let bar = tty.then(|| {
         let bar = indicatif::ProgressBar::new(first.total_items.max(0) as u64);
+        bar.set_position(first.done_items().max(0) as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} items  {per_sec}  ETA {eta}  {msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -685,6 +717,7 @@ async fn watch(cli: &Cli, pool: &PgPool, run_id: Uuid) -> Result<(), CliError> {
         bar
     });
     let started = Instant::now();
+    let first_done = first.done_items();
     let mut last_line = Instant::now() - Duration::from_secs(60);
     let run = loop {
         let run = load_run(pool, run_id).await?;
@@ -693,7 +726,12 @@ async fn watch(cli: &Cli, pool: &PgPool, run_id: Uuid) -> Result<(), CliError> {
             .status
             .parse()
             .map_err(|e| CliError::runtime(format!("{e}")))?;
-        let msg = breakdown(&run);
+        let categories = category_counts(&ledger::item_breakdown(pool, run_id).await?);
+        let msg = if categories.is_empty() {
+            breakdown(&run)
+        } else {
+            format!("{}; errors: {categories}", breakdown(&run))
+        };
         if let Some(bar) = &bar {
             bar.set_length(run.total_items.max(0) as u64);
             bar.set_position(done.max(0) as u64);
@@ -702,9 +740,20 @@ async fn watch(cli: &Cli, pool: &PgPool, run_id: Uuid) -> Result<(), CliError> {
             && !cli.json
             && (last_line.elapsed() >= Duration::from_secs(5) || status.is_terminal())
         {
-            let rate = done as f64 / started.elapsed().as_secs_f64().max(0.001);
+            // Rate and ETA over what this watch has seen: a run watched from the middle does
+            // not claim the whole run's items happened since.
+            let seen = (done - first_done).max(0) as f64;
+            let rate = seen / started.elapsed().as_secs_f64().max(0.001);
+            let left = (run.total_items - done).max(0) as f64;
+            let eta = if status.is_terminal() || left == 0.0 {
+                "-".to_owned()
+            } else if rate > 0.0 {
+                output::secs(left / rate)
+            } else {
+                "?".to_owned()
+            };
             eprintln!(
-                "run {run_id} {}: {done}/{} items ({rate:.1}/s) {msg}",
+                "run {run_id} {}: {done}/{} items ({rate:.1}/s, ETA {eta}) {msg}",
                 run.status, run.total_items
             );
             last_line = Instant::now();
@@ -721,7 +770,7 @@ async fn watch(cli: &Cli, pool: &PgPool, run_id: Uuid) -> Result<(), CliError> {
     if cli.json {
         output::json(&doc);
     } else {
-        println!(
+        out!(
             "run {} {} in {}: {} items — {}",
             run.id,
             run.status,
@@ -729,7 +778,7 @@ async fn watch(cli: &Cli, pool: &PgPool, run_id: Uuid) -> Result<(), CliError> {
             run.total_items,
             breakdown(&run)
         );
-        println!("details: ontofleet run show {}", run.id);
+        out!("details: ontofleet run show {}", run.id);
     }
     match run.status.as_str() {
         "completed" => Ok(()),
@@ -770,11 +819,9 @@ async fn run_cancel(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), 
             "items_still_running": running,
         }));
     } else if run.status == "cancelled" {
-        println!(
-            "run {run_id} cancelled: {cancelled} items cancelled, {killed} queued jobs killed"
-        );
+        out!("run {run_id} cancelled: {cancelled} items cancelled, {killed} queued jobs killed");
     } else {
-        println!(
+        out!(
             "run {run_id} cancelling: {cancelled} items cancelled, {killed} queued jobs killed; \
              {running} running items finish first (`ontofleet run watch {run_id}`)"
         );
@@ -796,7 +843,7 @@ fn lock_json(lock: &ontofleet_control::LockStatus) -> Value {
     })
 }
 
-fn or_dash<T: std::fmt::Display>(v: Option<T>) -> String {
+pub(crate) fn or_dash<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(|| "-".to_owned(), |v| v.to_string())
 }
 
@@ -827,27 +874,27 @@ async fn lock_status(cli: &Cli, settings: &Settings) -> Result<(), CliError> {
         (Some(_), true) => "held",
         (Some(_), false) => "expired (a new platform run may take it)",
     };
-    println!("lock       {state}");
-    println!(
+    out!("lock       {state}");
+    out!(
         "run        {}{}",
         or_dash(lock.run_id),
         run_status.map(|s| format!(" ({s})")).unwrap_or_default()
     );
-    println!("holder     {}", or_dash(lock.holder.as_deref()));
-    println!("token      {}", lock.token);
-    println!(
+    out!("holder     {}", or_dash(lock.holder.as_deref()));
+    out!("token      {}", lock.token);
+    out!(
         "locked     {}",
         or_dash(lock.locked_at.map(|t| t.to_rfc3339()))
     );
-    println!(
+    out!(
         "renewed    {}",
         or_dash(lock.renewed_at.map(|t| t.to_rfc3339()))
     );
-    println!(
+    out!(
         "expires    {}",
         or_dash(lock.expires_at.map(|t| t.to_rfc3339()))
     );
-    println!(
+    out!(
         "released   {}{}",
         or_dash(lock.released_at.map(|t| t.to_rfc3339())),
         lock.released_by
@@ -875,7 +922,7 @@ async fn lock_release(cli: &Cli, settings: &Settings, force: bool) -> Result<(),
         if cli.json {
             output::json(&json!({"released": false, "was_held": false}));
         } else {
-            println!("the platform lock is not held; nothing to release");
+            out!("the platform lock is not held; nothing to release");
         }
         return Ok(());
     };
@@ -905,13 +952,13 @@ async fn lock_release(cli: &Cli, settings: &Settings, force: bool) -> Result<(),
             "released_by": by,
         }));
     } else if live && active {
-        println!(
+        out!(
             "platform lock released by {by}; run {run} is still {} but can no longer commit: \
              cancel it with `ontofleet run cancel {run}`",
             status.unwrap_or_default()
         );
     } else {
-        println!("stale platform lock of run {run} released by {by}");
+        out!("stale platform lock of run {run} released by {by}");
     }
     Ok(())
 }

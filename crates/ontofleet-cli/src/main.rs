@@ -4,6 +4,7 @@
 
 mod cli;
 mod commands;
+mod ops;
 mod output;
 mod settings;
 
@@ -13,6 +14,60 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::Parser;
+
+/// clap's own errors in the one-line form every other error has (help and version print as
+/// usual).
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return ExitCode::from(
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                2
+            } else {
+                0
+            },
+        );
+    }
+    let rendered = e.to_string();
+    let first = rendered
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("invalid arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    // "the following required arguments were not provided:" names them on the next line.
+    let first = if first.ends_with(':') {
+        let next = rendered
+            .lines()
+            .map(str::trim)
+            .skip_while(|l| !l.ends_with(':'))
+            .nth(1)
+            .unwrap_or("");
+        format!("{first} {next}")
+    } else {
+        first.to_owned()
+    };
+    // "Usage: ontofleet jobs retry <JOB>..." names the command whose help to point at.
+    let command = rendered
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("Usage: "))
+        .map(|u| {
+            u.split_whitespace()
+                .take_while(|w| !w.starts_with(['<', '[', '-']))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "ontofleet".to_owned());
+    eprintln!("error: {first} (see `{command} --help`)");
+    ExitCode::from(2)
+}
 
 /// An error reported as one line on stderr, with its exit code.
 #[derive(Debug)]
@@ -71,7 +126,10 @@ impl From<sqlx::Error> for CliError {
 }
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let args = match cli::Cli::try_parse() {
+        Ok(args) => args,
+        Err(e) => return usage_error(&e),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

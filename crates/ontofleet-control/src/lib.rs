@@ -1,9 +1,13 @@
 //! Run control: the platform lock (a lease row with a fencing token), the commit of an item's
 //! outcome with the run counters, and the run's single completion transition (lock release,
-//! NOTIFY). Everything takes the caller's connection so it joins the item transaction.
+//! NOTIFY), the operator's changes to items (retry, add, cancel), run validation and rollback. Everything takes the caller's connection so it joins the item transaction.
 
 pub mod completion;
 pub mod lock;
+pub mod operator;
+pub mod rollback;
+pub mod stats;
+pub mod validate;
 
 pub use completion::{
     ItemResult, RunFence, cancel_run, complete_item, finish_run_if_done, refresh_stats,
@@ -11,6 +15,10 @@ pub use completion::{
 pub use lock::{
     Acquired, LockError, LockStatus, acquire_platform_lock, force_release, lock_status, release,
     renew,
+};
+pub use operator::{
+    OperatorError, Prepared, ReopenOptions, add_item, cancel_items, prepare_run, requeue_items,
+    set_item_job,
 };
 
 /// Errors of control operations.

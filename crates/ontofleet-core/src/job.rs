@@ -34,6 +34,13 @@ impl ProjectJob {
     }
 }
 
+/// The key of the transaction-scoped advisory lock (`pg_advisory_xact_lock`) that serialises
+/// everything that writes one legacy project's ontology rows: job executions and rollbacks.
+pub fn project_lock_key(project_id: Uuid) -> i64 {
+    let bytes = project_id.as_bytes();
+    i64::from_be_bytes(bytes[..8].try_into().unwrap_or([0; 8])) ^ 0x6f6e_746f_666c_6565
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

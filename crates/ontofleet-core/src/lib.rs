@@ -11,7 +11,7 @@ pub mod state;
 pub mod work_mode;
 
 pub use category::ErrorCategory;
-pub use job::ProjectJob;
+pub use job::{ProjectJob, project_lock_key};
 pub use policy::{CategoryPolicy, Decision, RetryPolicies, decide};
 pub use state::{ItemStatus, RunScope, RunStatus};
 pub use work_mode::WorkMode;

@@ -175,20 +175,32 @@ pub struct ItemRow {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The start of an execution, as [`begin_attempt`] records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromRow)]
+pub struct AttemptStart {
+    /// Executions of the item so far, this one included: the number recorded in
+    /// `migration_attempts`.
+    pub attempt: i32,
+    /// Executions since the last operator retry, this one included: what the retry policy counts.
+    pub policy_attempt: i32,
+    /// Whether this execution runs in fallback mode.
+    pub fallback: bool,
+}
+
 /// Start of an attempt: the item becomes `running` unless it is already terminal.
-/// Returns `(attempt number, fallback mode)` or `None` when there is nothing to do.
+/// Returns `None` when there is nothing to do.
 pub async fn begin_attempt(
     pool: &PgPool,
     run_id: Uuid,
     project_id: Uuid,
     worker: &str,
-) -> Result<Option<(i32, bool)>, DbError> {
+) -> Result<Option<AttemptStart>, DbError> {
     Ok(sqlx::query_as(
         "UPDATE migration_run_items SET status = 'running', attempts = attempts + 1, worker = $3, \
          started_at = coalesce(started_at, now()), updated_at = now() \
          WHERE run_id = $1 AND project_id = $2 \
            AND status IN ('queued', 'running', 'retrying') \
-         RETURNING attempts, fallback_next",
+         RETURNING attempts AS attempt, attempts - attempt_base AS policy_attempt, fallback_next AS fallback",
     )
     .bind(run_id)
     .bind(project_id)
@@ -316,5 +328,63 @@ pub async fn entity_totals(pool: &PgPool, run_id: Uuid) -> Result<Value, DbError
     )
     .bind(run_id)
     .fetch_one(pool)
+    .await?)
+}
+
+/// One item of a run.
+pub async fn get_item(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    project_id: Uuid,
+) -> Result<Option<ItemRow>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT run_id, project_id, job_id, status, attempts, fallback_next, error_category, last_error, counts, \
+                preview, worker, started_at, finished_at, updated_at \
+           FROM migration_run_items WHERE run_id = $1 AND project_id = $2",
+    )
+    .bind(run_id)
+    .bind(project_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// A row of `migration_attempts`.
+#[derive(Debug, Clone, FromRow)]
+pub struct AttemptRow {
+    /// 1-based execution number of the item.
+    pub attempt: i32,
+    /// Queue job that carried it.
+    pub job_id: Option<String>,
+    /// Worker name.
+    pub worker: Option<String>,
+    /// Start.
+    pub started_at: DateTime<Utc>,
+    /// End.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// `succeeded`, `partial`, `retry`, `failed`, `skipped`, …
+    pub outcome: String,
+    /// Category of a failure.
+    pub error_category: Option<String>,
+    /// Message of a failure.
+    pub error_message: Option<String>,
+    /// Ran in fallback mode.
+    pub fallback: bool,
+    /// Duration in milliseconds.
+    pub duration_ms: Option<i64>,
+}
+
+/// Every recorded execution of an item, in order.
+pub async fn attempts_of(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    project_id: Uuid,
+) -> Result<Vec<AttemptRow>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT attempt, job_id, worker, started_at, finished_at, outcome, error_category, error_message, fallback, \
+                duration_ms FROM migration_attempts WHERE run_id = $1 AND project_id = $2 ORDER BY attempt, id",
+    )
+    .bind(run_id)
+    .bind(project_id)
+    .fetch_all(conn)
     .await?)
 }

@@ -96,12 +96,7 @@ pub struct ProjectOutcome {
     pub preview: Option<Value>,
 }
 
-/// The key of the transaction-scoped advisory lock (`pg_advisory_xact_lock`) that serialises
-/// executions of the same legacy project.
-pub fn project_lock_key(project_id: Uuid) -> i64 {
-    let bytes = project_id.as_bytes();
-    i64::from_be_bytes(bytes[..8].try_into().unwrap_or([0; 8])) ^ 0x6f6e_746f_666c_6565
-}
+pub use ontofleet_core::project_lock_key;
 
 /// Migrate (or, with `ctx.dry_run`, preview) one project inside the caller's transaction.
 /// The caller holds the advisory lock of [`project_lock_key`] and commits.

@@ -1,6 +1,10 @@
 //! Plans a run: selects the legacy projects of the requested scope, then creates the run, its
 //! items and one queue job per project in one transaction (bulk inserts), taking the platform
-//! lock for platform-wide runs. A run with zero projects completes at once.
+//! lock for platform-wide runs. A run with zero projects completes at once. The operator's
+//! `jobs retry`, `jobs kill` and `enqueue` ([`operator`]) change runs the same way: items, run
+//! and queue rows in one transaction.
+
+pub mod operator;
 
 use std::time::Duration;
 
@@ -111,11 +115,59 @@ pub enum ProducerError {
     /// Control failure.
     #[error(transparent)]
     Control(#[from] ontofleet_control::ControlError),
+    /// An operator change to a run was refused.
+    #[error(transparent)]
+    Operator(ontofleet_control::OperatorError),
+    /// No job has this id.
+    #[error("job {0} does not exist; list jobs with `ontofleet jobs list`")]
+    UnknownJob(String),
+    /// The job's item is not finished, or succeeded.
+    #[error("job {job_id} cannot be retried: {reason}")]
+    NotRetryable {
+        /// The job.
+        job_id: String,
+        /// Why, and what to do.
+        reason: String,
+    },
+    /// The job is not waiting.
+    #[error("job {job_id} cannot be killed: {reason}")]
+    NotKillable {
+        /// The job.
+        job_id: String,
+        /// Why, and what to do.
+        reason: String,
+    },
+    /// The project already waits or runs in the run.
+    #[error(
+        "project {project_id} is already {status} in run {run_id}; watch it with `ontofleet run watch {run_id}`"
+    )]
+    AlreadyQueued {
+        /// The project.
+        project_id: Uuid,
+        /// The run.
+        run_id: Uuid,
+        /// Its item status.
+        status: String,
+    },
+}
+
+impl From<ontofleet_control::OperatorError> for ProducerError {
+    fn from(e: ontofleet_control::OperatorError) -> Self {
+        match e {
+            ontofleet_control::OperatorError::Control(c) => Self::Control(c),
+            other => Self::Operator(other),
+        }
+    }
 }
 
 /// Extra queue attempts beyond the policy, absorbing the +1 that apalis adds on each orphan or
 /// shutdown requeue; the policy, not the queue, decides when to give up.
 const QUEUE_ATTEMPT_HEADROOM: u32 = 16;
+
+/// The queue row's `max_attempts` for a project job under `policies`.
+pub fn queue_max_attempts(policies: &RetryPolicies) -> u32 {
+    policies.max_attempts() + QUEUE_ATTEMPT_HEADROOM
+}
 
 /// Whether an insert into `migration_runs` failed on the one-active-platform-run index.
 fn is_second_platform_run(e: &ontofleet_db::DbError) -> bool {
@@ -223,7 +275,7 @@ pub async fn start_run(
         .iter()
         .map(|p| ProjectJob::new(run_id, *p))
         .collect();
-    let max_attempts = settings.policies.max_attempts() + QUEUE_ATTEMPT_HEADROOM;
+    let max_attempts = queue_max_attempts(&settings.policies);
     let job_ids = ontofleet_queue::enqueue_projects(&mut tx, &jobs, max_attempts).await?;
     ledger::insert_items(&mut tx, run_id, &project_ids, &job_ids).await?;
     let status: String = sqlx::query_scalar(

@@ -6,7 +6,11 @@ pub mod admin;
 pub mod enqueue;
 pub mod worker;
 
-pub use admin::{kill_jobs_of_run, reschedule};
+pub use admin::{
+    JobFilter, JobView, Purged, job_payload, jobs_by_id, jobs_by_id_for_update,
+    jobs_of_run_for_update, kill_jobs, kill_jobs_of_run, list_jobs, purge, requeue, reschedule,
+    wake_workers,
+};
 pub use enqueue::{QUEUE, enqueue_projects};
 pub use worker::{JobContext, JobHandler, JobOutcome, WorkerSettings, run_workers};
 

@@ -376,12 +376,15 @@ impl ProjectHandler {
                 Err(e) => self.infrastructure_retry(&ctx, &e.to_string()),
             };
         }
-        let (attempt, fallback) =
-            match ledger::begin_attempt(&self.pool, run.id, job.project_id, &ctx.worker).await {
-                Ok(Some(a)) => a,
-                Ok(None) => return JobOutcome::Done, // already terminal: a duplicate delivery
-                Err(e) => return self.infrastructure_retry(&ctx, &e.to_string()),
-            };
+        let ledger::AttemptStart {
+            attempt,
+            policy_attempt,
+            fallback,
+        } = match ledger::begin_attempt(&self.pool, run.id, job.project_id, &ctx.worker).await {
+            Ok(Some(a)) => a,
+            Ok(None) => return JobOutcome::Done, // already terminal: a duplicate delivery
+            Err(e) => return self.infrastructure_retry(&ctx, &e.to_string()),
+        };
         tracing::Span::current().record("attempt", attempt);
         let started_at = Utc::now();
         let t0 = Instant::now();
@@ -444,7 +447,7 @@ impl ProjectHandler {
         let decision = decide(
             &self.settings.policies,
             category,
-            attempt as u32,
+            policy_attempt.max(1) as u32,
             fallback,
             rand::random_range(-1.0..=1.0),
         );

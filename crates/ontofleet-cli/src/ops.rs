@@ -1,0 +1,844 @@
+//! Operator commands over jobs and finished runs: `enqueue`, `jobs …`, `run validate`,
+//! `run rollback`, `stats`.
+
+use std::time::Duration;
+
+use ontofleet_core::{ErrorCategory, ItemStatus};
+use ontofleet_producer::ProducerError;
+use ontofleet_producer::operator::{OperatorSettings, RetryTarget};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::cli::{Cli, EnqueueArgs, JobsCommand, StatsArgs};
+use crate::commands::{connect, initiated_by, load_run, or_dash, require_schema, start, watch};
+use crate::output::out;
+use crate::settings::Settings;
+use crate::{CliError, output};
+
+/// How a refusal of the producer reads for an operator, with its exit code.
+pub fn producer_error(e: ProducerError) -> CliError {
+    use ontofleet_control::OperatorError;
+    match e {
+        ProducerError::LockHeld(_)
+        | ProducerError::AlreadyActive(_)
+        | ProducerError::Operator(OperatorError::LockHeld(_)) => CliError::locked(e.to_string()),
+        ProducerError::NotFound(_)
+        | ProducerError::UnknownJob(_)
+        | ProducerError::NotRetryable { .. }
+        | ProducerError::NotKillable { .. }
+        | ProducerError::AlreadyQueued { .. }
+        | ProducerError::Operator(_) => CliError::usage(e.to_string()),
+        other => CliError::runtime(format!("{other}; nothing was changed, try again")),
+    }
+}
+
+/// A job id as `jobs list` prints it (a ULID), upper-cased as apalis stores it.
+fn job_id(raw: &str) -> Result<String, CliError> {
+    const ALPHABET: &str = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let id = raw.trim().to_ascii_uppercase();
+    if id.len() == 26 && id.chars().all(|c| ALPHABET.contains(c)) {
+        Ok(id)
+    } else {
+        Err(CliError::usage(format!(
+            "`{raw}` is not a job id (a 26-character ULID, as `ontofleet jobs list` prints)"
+        )))
+    }
+}
+
+fn job_ids(raw: &[String]) -> Result<Vec<String>, CliError> {
+    let mut ids = raw
+        .iter()
+        .map(|r| job_id(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
+fn category(raw: &str) -> Result<ErrorCategory, CliError> {
+    raw.parse().map_err(|_| {
+        CliError::usage(format!(
+            "unknown category `{raw}` (expected recoverable, data or fatal)"
+        ))
+    })
+}
+
+fn item_status(raw: &str) -> Result<ItemStatus, CliError> {
+    raw.parse().map_err(|_| {
+        CliError::usage(format!(
+            "unknown status `{raw}` (expected one of {})",
+            ItemStatus::ALL
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })
+}
+
+/// `14d`, `12h`, `30m`, `90s`, `2w`, or a sum such as `1d12h`.
+pub fn parse_age(raw: &str) -> Result<Duration, CliError> {
+    let bad = || {
+        CliError::usage(format!(
+            "`{raw}` is not a duration (use a number and a unit: 14d, 12h, 30m, 90s, 2w)"
+        ))
+    };
+    let mut total = 0u64;
+    let mut digits = String::new();
+    for c in raw.trim().chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3_600,
+            'd' => 86_400,
+            'w' => 604_800,
+            _ => return Err(bad()),
+        };
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+        digits.clear();
+    }
+    if !digits.is_empty() || total == 0 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs(total))
+}
+
+fn operator_settings(settings: &Settings, force: bool) -> OperatorSettings {
+    OperatorSettings {
+        policies: settings.retry,
+        lease: Duration::from_secs(settings.lock.lease_secs),
+        initiated_by: initiated_by(),
+        force,
+    }
+}
+
+fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    or_dash(t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()))
+}
+
+fn short(s: Option<&str>, n: usize) -> String {
+    match s {
+        None => "-".to_owned(),
+        Some(s) => {
+            let one_line = s.replace('\n', " ");
+            if one_line.chars().count() > n {
+                format!("{}…", one_line.chars().take(n).collect::<String>())
+            } else {
+                one_line
+            }
+        }
+    }
+}
+
+fn requeued_json(r: &ontofleet_producer::operator::Requeued) -> Value {
+    json!({
+        "retried": r.jobs.len(),
+        "jobs": r.jobs.iter().map(|j| json!({
+            "job_id": j.job_id, "replaced_job_id": j.replaced, "run_id": j.run_id, "project_id": j.project_id,
+            "previous_status": j.previous_status, "category": j.category,
+        })).collect::<Vec<_>>(),
+        "runs": r.runs.iter().map(|c| json!({
+            "run_id": c.run_id, "previous_status": c.previous_status, "status": c.status,
+            "reopened": c.reopened, "superseded_run_id": c.superseded,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn print_runs_touched(r: &ontofleet_producer::operator::Requeued) {
+    for c in &r.runs {
+        let n = r.jobs.iter().filter(|j| j.run_id == c.run_id).count();
+        let reopened = if c.reopened {
+            format!(" (reopened: it was {})", c.previous_status)
+        } else {
+            String::new()
+        };
+        out!(
+            "run {}: {n} job(s) requeued{reopened}; follow it with `ontofleet run watch {}`",
+            c.run_id,
+            c.run_id
+        );
+        if let Some(old) = c.superseded {
+            out!("  took the platform lock over from expired run {old}, now cancelled");
+        }
+    }
+}
+
+/// `enqueue --project P [--run R]`.
+pub async fn enqueue(cli: &Cli, settings: &Settings, args: &EnqueueArgs) -> Result<(), CliError> {
+    let pool = connect(settings).await?;
+    require_schema(&pool).await?;
+    let (run_id, job_id, new_run, reopened, previous) = match args.run {
+        Some(run) => {
+            let report = ontofleet_producer::operator::enqueue_into_run(
+                &pool,
+                run,
+                args.project,
+                &operator_settings(settings, args.force),
+            )
+            .await
+            .map_err(producer_error)?;
+            let job = report.jobs.first().map(|j| j.job_id.clone());
+            let change = report.runs.first();
+            (
+                run,
+                job,
+                false,
+                change.is_some_and(|c| c.reopened),
+                report.jobs.first().map(|j| j.previous_status.clone()),
+            )
+        }
+        None => {
+            let request = ontofleet_producer::RunRequest {
+                selection: ontofleet_producer::Selection::Projects(vec![args.project]),
+                // Named explicitly: archived or already migrated, the operator wants it processed.
+                include_archived: true,
+                include_completed_tasks: false,
+                resync: true,
+                dry_run: false,
+                force: args.force,
+                initiated_by: initiated_by(),
+            };
+            let started = start(&pool, settings, &request).await?;
+            let mut conn = pool.acquire().await?;
+            let item =
+                ontofleet_db::ledger::get_item(&mut conn, started.run_id, args.project).await?;
+            (
+                started.run_id,
+                item.and_then(|i| i.job_id),
+                true,
+                false,
+                None,
+            )
+        }
+    };
+    if args.watch {
+        return watch(cli, &pool, run_id).await;
+    }
+    if cli.json {
+        output::json(&json!({
+            "run_id": run_id, "project_id": args.project, "job_id": job_id, "new_run": new_run,
+            "reopened": reopened, "previous_status": previous,
+        }));
+    } else {
+        out!("{run_id}");
+        eprintln!(
+            "project {} enqueued as job {} in {} run {run_id}{}; follow it with `ontofleet run watch {run_id}`",
+            args.project,
+            or_dash(job_id.as_deref()),
+            if new_run { "new" } else { "existing" },
+            if reopened { " (reopened)" } else { "" },
+        );
+    }
+    Ok(())
+}
+
+pub async fn jobs(cli: &Cli, settings: &Settings, command: &JobsCommand) -> Result<(), CliError> {
+    // Arguments are checked before connecting: a typo is a usage error even without a database.
+    match command {
+        JobsCommand::List {
+            run,
+            status,
+            category: cat,
+            limit,
+        } => {
+            if *limit < 1 {
+                return Err(CliError::usage("--limit must be at least 1"));
+            }
+            let filter = ontofleet_queue::JobFilter {
+                run_id: *run,
+                item_status: status
+                    .as_deref()
+                    .map(item_status)
+                    .transpose()?
+                    .map(|s| s.as_str().to_owned()),
+                category: cat
+                    .as_deref()
+                    .map(category)
+                    .transpose()?
+                    .map(|c| c.as_str().to_owned()),
+                limit: *limit,
+            };
+            let pool = connect(settings).await?;
+            require_schema(&pool).await?;
+            if let Some(run) = run {
+                load_run(&pool, *run).await?;
+            }
+            jobs_list(cli, &pool, &filter).await
+        }
+        JobsCommand::Show { job } => {
+            let id = job_id(job)?;
+            let pool = connect(settings).await?;
+            require_schema(&pool).await?;
+            jobs_show(cli, &pool, &id).await
+        }
+        JobsCommand::Retry {
+            jobs,
+            run,
+            category: cat,
+            force,
+        } => {
+            let target = match run {
+                Some(run_id) => RetryTarget::Run {
+                    run_id: *run_id,
+                    category: cat.as_deref().map(category).transpose()?,
+                },
+                None => RetryTarget::Jobs(job_ids(jobs)?),
+            };
+            let pool = connect(settings).await?;
+            require_schema(&pool).await?;
+            let report = ontofleet_producer::operator::retry_jobs(
+                &pool,
+                &target,
+                &operator_settings(settings, *force),
+            )
+            .await
+            .map_err(producer_error)?;
+            if cli.json {
+                output::json(&requeued_json(&report));
+            } else if report.jobs.is_empty() {
+                out!("nothing to retry: no failed or skipped item matches");
+            } else {
+                output::table(
+                    &["JOB", "RUN", "PROJECT", "WAS", "CATEGORY"],
+                    &report
+                        .jobs
+                        .iter()
+                        .map(|j| {
+                            vec![
+                                j.job_id.clone(),
+                                j.run_id.to_string(),
+                                j.project_id.to_string(),
+                                j.previous_status.clone(),
+                                or_dash(j.category.as_deref()),
+                            ]
+                        })
+                        .collect::<Vec<_>>(),
+                );
+                print_runs_touched(&report);
+            }
+            Ok(())
+        }
+        JobsCommand::Kill { jobs } => {
+            let ids = job_ids(jobs)?;
+            let pool = connect(settings).await?;
+            require_schema(&pool).await?;
+            let report = ontofleet_producer::operator::kill_jobs(&pool, &ids)
+                .await
+                .map_err(producer_error)?;
+            if cli.json {
+                output::json(&json!({
+                    "killed": report.jobs.len(),
+                    "jobs": report.jobs.iter().map(|j| json!({"job_id": j.job_id, "run_id": j.run_id, "project_id": j.project_id})).collect::<Vec<_>>(),
+                    "completed_runs": report.completed_runs.iter().map(|(r, s)| json!({"run_id": r, "status": s.as_str()})).collect::<Vec<_>>(),
+                }));
+            } else {
+                for j in &report.jobs {
+                    out!(
+                        "killed job {} (run {}, project {}): item cancelled",
+                        j.job_id,
+                        j.run_id,
+                        j.project_id
+                    );
+                }
+                for (run, status) in &report.completed_runs {
+                    out!("run {run} has nothing left to do: {status}");
+                }
+            }
+            Ok(())
+        }
+        JobsCommand::Purge { older_than } => {
+            let age = parse_age(older_than)?;
+            let pool = connect(settings).await?;
+            require_schema(&pool).await?;
+            let mut conn = pool.acquire().await?;
+            let purged = ontofleet_queue::purge(&mut conn, age).await.map_err(|e| {
+                CliError::runtime(format!("purge failed: {e}; nothing was deleted"))
+            })?;
+            if cli.json {
+                output::json(&json!({
+                    "older_than_secs": age.as_secs(), "jobs_deleted": purged.jobs, "workers_deleted": purged.workers,
+                }));
+            } else {
+                out!(
+                    "deleted {} finished queue row(s) and {} worker registration(s) older than {older_than}; \
+                     items, attempts and the migration log are kept",
+                    purged.jobs,
+                    purged.workers
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn job_json(v: &ontofleet_queue::JobView) -> Value {
+    json!({
+        "job_id": v.job_id, "run_id": v.run_id, "project_id": v.project_id,
+        "status": v.item_status, "job_status": v.job_status.as_deref().unwrap_or("purged"),
+        "attempts": v.attempts, "attempts_since_retry": v.attempts - v.attempt_base,
+        "queue_attempts": v.queue_attempts, "max_attempts": v.max_attempts,
+        "category": v.error_category, "last_error": v.last_error, "worker": v.worker,
+        "run_at": v.run_at, "done_at": v.done_at, "updated_at": v.updated_at,
+    })
+}
+
+async fn jobs_list(
+    cli: &Cli,
+    pool: &sqlx::PgPool,
+    filter: &ontofleet_queue::JobFilter,
+) -> Result<(), CliError> {
+    let mut conn = pool.acquire().await?;
+    let jobs = ontofleet_queue::list_jobs(&mut conn, filter)
+        .await
+        .map_err(|e| CliError::runtime(e.to_string()))?;
+    if cli.json {
+        output::json(&json!({"jobs": jobs.iter().map(job_json).collect::<Vec<_>>()}));
+        return Ok(());
+    }
+    if jobs.is_empty() {
+        out!("no jobs match");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = jobs
+        .iter()
+        .map(|v| {
+            vec![
+                v.job_id.clone(),
+                v.run_id.to_string(),
+                v.project_id.to_string(),
+                v.item_status.clone(),
+                v.job_status.clone().unwrap_or_else(|| "purged".to_owned()),
+                v.attempts.to_string(),
+                or_dash(v.error_category.as_deref()),
+                time(Some(v.updated_at)),
+                short(v.last_error.as_deref(), 60),
+            ]
+        })
+        .collect();
+    output::table(
+        &[
+            "JOB",
+            "RUN",
+            "PROJECT",
+            "STATUS",
+            "QUEUE",
+            "ATTEMPTS",
+            "CATEGORY",
+            "UPDATED",
+            "LAST ERROR",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
+async fn jobs_show(cli: &Cli, pool: &sqlx::PgPool, id: &str) -> Result<(), CliError> {
+    let mut conn = pool.acquire().await?;
+    let rt = |e: ontofleet_queue::QueueError| CliError::runtime(e.to_string());
+    let views = ontofleet_queue::jobs_by_id(&mut conn, &[id.to_owned()])
+        .await
+        .map_err(rt)?;
+    let Some(v) = views.into_iter().next() else {
+        return Err(CliError::usage(format!(
+            "job {id} does not exist; list jobs with `ontofleet jobs list`"
+        )));
+    };
+    let payload = ontofleet_queue::job_payload(&mut conn, id)
+        .await
+        .map_err(rt)?;
+    let item = ontofleet_db::ledger::get_item(&mut conn, v.run_id, v.project_id).await?;
+    let attempts = ontofleet_db::ledger::attempts_of(&mut conn, v.run_id, v.project_id).await?;
+    if cli.json {
+        output::json(&json!({
+            "job_id": v.job_id, "run_id": v.run_id, "project_id": v.project_id, "payload": payload,
+            "job": v.job_status.as_ref().map(|s| json!({
+                "status": s, "attempts": v.queue_attempts, "max_attempts": v.max_attempts, "run_at": v.run_at,
+                "lock_by": v.lock_by, "done_at": v.done_at, "last_result": v.last_result,
+            })),
+            "item": item.as_ref().map(|i| json!({
+                "status": i.status, "attempts": i.attempts, "attempts_since_retry": v.attempts - v.attempt_base,
+                "fallback_next": i.fallback_next, "category": i.error_category, "last_error": i.last_error,
+                "counts": i.counts, "worker": i.worker, "started_at": i.started_at, "finished_at": i.finished_at,
+                "updated_at": i.updated_at,
+            })),
+            "attempts": attempts.iter().map(|a| json!({
+                "attempt": a.attempt, "job_id": a.job_id, "worker": a.worker, "started_at": a.started_at,
+                "finished_at": a.finished_at, "duration_ms": a.duration_ms, "outcome": a.outcome,
+                "category": a.error_category, "message": a.error_message, "fallback": a.fallback,
+            })).collect::<Vec<_>>(),
+        }));
+        return Ok(());
+    }
+    out!("job        {}", v.job_id);
+    out!("run        {}", v.run_id);
+    out!("project    {}", v.project_id);
+    out!(
+        "payload    {}",
+        payload.map_or_else(|| "- (queue row purged)".to_owned(), |p| p.to_string())
+    );
+    match &v.job_status {
+        Some(status) => out!(
+            "queue      {status}, attempt {}/{}, run at {}, locked by {}, done {}",
+            or_dash(v.queue_attempts),
+            or_dash(v.max_attempts),
+            time(v.run_at),
+            or_dash(v.lock_by.as_deref()),
+            time(v.done_at)
+        ),
+        None => out!("queue      purged (the ledger keeps the history below)"),
+    }
+    out!(
+        "item       {}, {} attempt(s) ({} since the last retry){}",
+        v.item_status,
+        v.attempts,
+        v.attempts - v.attempt_base,
+        item.as_ref()
+            .filter(|i| i.fallback_next)
+            .map_or("", |_| ", next attempt in fallback mode")
+    );
+    if let Some(e) = &v.last_error {
+        out!(
+            "last error [{}] {}",
+            or_dash(v.error_category.as_deref()),
+            short(Some(e), 200)
+        );
+    }
+    if let Some(counts) = item.as_ref().and_then(|i| i.counts.as_ref()) {
+        out!("counts     {counts}");
+    }
+    out!();
+    if attempts.is_empty() {
+        out!("no attempt recorded yet");
+    } else {
+        output::table(
+            &[
+                "ATTEMPT", "WORKER", "STARTED", "DURATION", "OUTCOME", "CATEGORY", "FALLBACK",
+                "MESSAGE",
+            ],
+            &attempts
+                .iter()
+                .map(|a| {
+                    vec![
+                        a.attempt.to_string(),
+                        or_dash(a.worker.as_deref()),
+                        time(Some(a.started_at)),
+                        a.duration_ms
+                            .map_or_else(|| "-".to_owned(), |ms| format!("{ms} ms")),
+                        a.outcome.clone(),
+                        or_dash(a.error_category.as_deref()),
+                        if a.fallback { "yes" } else { "no" }.to_owned(),
+                        short(a.error_message.as_deref(), 100),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        );
+    }
+    Ok(())
+}
+
+/// `run validate RUN`.
+pub async fn run_validate(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), CliError> {
+    let pool = connect(settings).await?;
+    require_schema(&pool).await?;
+    let run = load_run(&pool, run_id).await?;
+    if run.dry_run {
+        return Err(CliError::usage(format!(
+            "run {run_id} is a dry run: it wrote nothing to validate"
+        )));
+    }
+    let mut conn = pool.acquire().await?;
+    let v = ontofleet_control::validate::validate_run(&mut conn, run_id)
+        .await
+        .map_err(|e| CliError::runtime(format!("validation failed: {e}")))?;
+    let mismatches = v.mismatches();
+    if cli.json {
+        let mut doc = serde_json::to_value(&v).unwrap_or_default();
+        doc["run_id"] = json!(run_id);
+        doc["run_status"] = json!(run.status);
+        doc["mismatches"] = json!(mismatches);
+        doc["ok"] = json!(mismatches == 0);
+        output::json(&doc);
+    } else {
+        out!("run {run_id} ({}): {} project(s)", run.status, v.projects);
+        out!();
+        output::table(
+            &[
+                "LEGACY TABLE",
+                "SELECTED",
+                "OK",
+                "EXPLAINED",
+                "MISSING",
+                "DANGLING",
+            ],
+            &v.entities
+                .iter()
+                .map(|(t, e)| {
+                    vec![
+                        t.clone(),
+                        e.selected.to_string(),
+                        e.ok.to_string(),
+                        e.explained.to_string(),
+                        e.missing.to_string(),
+                        e.dangling.to_string(),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        );
+        out!();
+        out!(
+            "edges      {} expected, {} missing",
+            v.edges_expected,
+            v.edges_missing
+        );
+        out!("orphans    {}", v.orphans);
+        out!("projects   {} not migrated", v.not_migrated);
+        if !v.samples.is_empty() {
+            out!();
+            output::table(
+                &["MISMATCH", "TABLE", "ID"],
+                &v.samples
+                    .iter()
+                    .map(|m| vec![m.kind.clone(), m.table.clone(), m.id.to_string()])
+                    .collect::<Vec<_>>(),
+            );
+        }
+        out!();
+        if mismatches == 0 {
+            out!("ok: source and target reconcile");
+        }
+    }
+    if mismatches > 0 {
+        return Err(CliError::runtime(format!(
+            "run {run_id} does not reconcile: {mismatches} mismatch(es); retry failed items with \
+             `ontofleet jobs retry --run {run_id}` or reprocess a project with `ontofleet enqueue --project UUID`"
+        )));
+    }
+    Ok(())
+}
+
+/// `run rollback RUN --yes`.
+pub async fn run_rollback(
+    cli: &Cli,
+    settings: &Settings,
+    run_id: Uuid,
+    yes: bool,
+) -> Result<(), CliError> {
+    let pool = connect(settings).await?;
+    require_schema(&pool).await?;
+    let run = load_run(&pool, run_id).await?;
+    if run.dry_run {
+        return Err(CliError::usage(format!(
+            "run {run_id} is a dry run: it wrote nothing to roll back"
+        )));
+    }
+    if matches!(run.status.as_str(), "pending" | "running" | "cancelling") {
+        return Err(CliError::usage(format!(
+            "run {run_id} is still {}; cancel it first with `ontofleet run cancel {run_id}` and wait until it is cancelled",
+            run.status
+        )));
+    }
+    if !yes {
+        return Err(CliError::usage(format!(
+            "rollback deletes the ontology rows and mappings run {run_id} created; pass --yes to confirm"
+        )));
+    }
+    let by = initiated_by();
+    let projects: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT project_id FROM migration_run_items WHERE run_id = $1 ORDER BY project_id",
+    )
+    .bind(run_id)
+    .fetch_all(&pool)
+    .await?;
+    let mut total = ontofleet_control::rollback::ProjectRollback::default();
+    let mut touched = 0;
+    for project in &projects {
+        let mut tx = pool.begin().await?;
+        let r = ontofleet_control::rollback::rollback_project(&mut tx, run_id, *project, &by)
+            .await
+            .map_err(|e| {
+                CliError::runtime(format!(
+                    "rollback of project {project} failed: {e}; projects before it are rolled back, \
+                     run the command again to finish"
+                ))
+            })?;
+        tx.commit().await?;
+        touched += usize::from(!r.deleted.is_empty());
+        for (t, n) in r.deleted {
+            *total.deleted.entry(t).or_default() += n;
+        }
+        total.edges_deleted += r.edges_deleted;
+        total.kept += r.kept;
+    }
+    let rows: i64 = total.deleted.values().sum();
+    let summary = json!({
+        "by": by, "projects": projects.len(), "projects_changed": touched, "rows_deleted": total.deleted,
+        "edges_deleted": total.edges_deleted, "kept": total.kept,
+    });
+    sqlx::query(
+        "UPDATE migration_runs SET summary = summary || jsonb_build_object('rolled_back', $2::jsonb || jsonb_build_object('at', now())) WHERE id = $1",
+    )
+    .bind(run_id)
+    .bind(&summary)
+    .execute(&pool)
+    .await?;
+    if let Err(e) = ontofleet_control::refresh_stats(&pool).await {
+        tracing::warn!(error = %e, "stats refresh failed; run `ontofleet stats --refresh`");
+    }
+    if cli.json {
+        let mut doc = summary;
+        doc["run_id"] = json!(run_id);
+        doc["mappings_deleted"] = json!(rows);
+        output::json(&doc);
+    } else {
+        out!(
+            "rolled back run {run_id}: {rows} row(s) and their mappings deleted in {touched} of {} project(s) ({}), \
+             {} edge(s); {} row(s) kept because a later run changed them",
+            projects.len(),
+            total
+                .deleted
+                .iter()
+                .map(|(t, n)| format!("{t} {n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            total.edges_deleted,
+            total.kept
+        );
+    }
+    Ok(())
+}
+
+/// `stats [--refresh] [--users]`.
+pub async fn stats(cli: &Cli, settings: &Settings, args: &StatsArgs) -> Result<(), CliError> {
+    if args.limit < 1 {
+        return Err(CliError::usage("--limit must be at least 1"));
+    }
+    let pool = connect(settings).await?;
+    require_schema(&pool).await?;
+    let refreshed = if args.refresh {
+        Some(
+            ontofleet_control::refresh_stats(&pool)
+                .await
+                .map_err(|e| CliError::runtime(format!("cannot refresh the stats view: {e}")))?,
+        )
+    } else {
+        None
+    };
+    let mut conn = pool.acquire().await?;
+    let rt = |e: ontofleet_control::ControlError| CliError::runtime(e.to_string());
+    let global = ontofleet_control::stats::global_progress(&mut conn)
+        .await
+        .map_err(rt)?;
+    let by_status = ontofleet_control::stats::users_by_status(&mut conn)
+        .await
+        .map_err(rt)?;
+    let users = if args.users {
+        Some(
+            ontofleet_control::stats::user_stats(&mut conn, args.limit)
+                .await
+                .map_err(rt)?,
+        )
+    } else {
+        None
+    };
+    if cli.json {
+        let mut doc = json!({
+            "refreshed": refreshed.is_some(),
+            "global": global,
+            "users_by_status": by_status.iter().map(|(s, n)| (s.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
+        });
+        if let Some(ms) = refreshed {
+            doc["refresh_ms"] = json!(ms.as_millis() as u64);
+        }
+        if let Some(users) = &users {
+            doc["users"] = json!(users);
+        }
+        output::json(&doc);
+        return Ok(());
+    }
+    let n = |k: &str| global[k].as_i64().unwrap_or(0);
+    let pct = |a: i64, b: i64| {
+        if b == 0 {
+            0.0
+        } else {
+            a as f64 * 100.0 / b as f64
+        }
+    };
+    out!(
+        "projects   {}/{} migrated ({:.1} %), {} failed",
+        n("migrated_projects"),
+        n("total_projects"),
+        pct(n("migrated_projects"), n("total_projects")),
+        n("failed_projects")
+    );
+    out!(
+        "tasks      {}/{} migrated ({:.1} %), {} failed",
+        n("migrated_tasks"),
+        n("total_tasks"),
+        pct(n("migrated_tasks"), n("total_tasks")),
+        n("failed_tasks")
+    );
+    out!(
+        "users      {} ({} with projects): {}",
+        n("total_users"),
+        n("users_with_projects"),
+        by_status
+            .iter()
+            .map(|(s, c)| format!("{s} {c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    out!(
+        "errors     {} logged: recoverable {}, data {}, fatal {}",
+        n("total_errors"),
+        n("recoverable_errors"),
+        n("data_errors"),
+        n("fatal_errors")
+    );
+    if let Some(ms) = refreshed {
+        out!("(per-user view refreshed in {} ms)", ms.as_millis());
+    }
+    if let Some(users) = users {
+        out!();
+        let s = |u: &Value, k: &str| match &u[k] {
+            Value::String(v) => v.clone(),
+            Value::Null => "-".to_owned(),
+            other => other.to_string(),
+        };
+        output::table(
+            &[
+                "USER",
+                "EMAIL",
+                "STATUS",
+                "PROJECTS",
+                "FAILED",
+                "TASKS",
+                "DONE %",
+                "LAST MIGRATION",
+            ],
+            &users
+                .iter()
+                .map(|u| {
+                    vec![
+                        s(u, "user_id"),
+                        s(u, "email"),
+                        s(u, "migration_status"),
+                        format!("{}/{}", s(u, "migrated_projects"), s(u, "total_projects")),
+                        s(u, "failed_projects"),
+                        format!("{}/{}", s(u, "migrated_tasks"), s(u, "total_tasks")),
+                        s(u, "percent_complete"),
+                        s(u, "last_migration_at"),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        );
+    }
+    Ok(())
+}
