@@ -257,6 +257,12 @@ async fn data_failure_fixed_then_retried_by_category() {
     // Nothing left to retry; a succeeded job is not retryable.
     let again = retry_data(&db, run).await;
     assert_eq!(again["retried"], 0);
+    assert_eq!(
+        db.cli_ok(&["jobs", "retry", "--run", &run.to_string()])
+            .await
+            .trim(),
+        "nothing to retry: no failed or skipped item matches"
+    );
     assert_refused(
         &db.cli(&["jobs", "retry", &job]).await,
         2,
@@ -283,6 +289,7 @@ async fn kill_retry_enqueue_and_purge() {
 
     let killed = json(&db.cli_ok(&["jobs", "kill", &j1, &j2, "--json"]).await);
     assert_eq!(killed["killed"], 2);
+    assert_eq!(killed["completed_runs"], serde_json::json!([]));
     let states: Vec<(String, String)> = sqlx::query_as(
         "SELECT i.status, j.status FROM migration_run_items i JOIN apalis.jobs j ON j.id = i.job_id \
           WHERE i.job_id = ANY($1) ORDER BY i.job_id",
@@ -300,10 +307,20 @@ async fn kill_retry_enqueue_and_purge() {
         2,
         "already cancelled",
     );
-    // A cancelled job can be retried by id.
-    let back = json(&db.cli_ok(&["jobs", "retry", &j1, "--json"]).await);
-    assert_eq!(back["retried"], 1);
-    assert_eq!(back["runs"][0]["reopened"], false);
+    // A cancelled job can be retried by id (human output: the job and what to do next).
+    let back = db.cli_ok(&["jobs", "retry", &j1]).await;
+    assert!(back.starts_with("JOB") && back.contains(&j1), "{back}");
+    assert!(
+        back.contains("1 job(s) requeued; follow it with `ontofleet run watch"),
+        "{back}"
+    );
+    let item: String =
+        sqlx::query_scalar("SELECT status FROM migration_run_items WHERE job_id = $1")
+            .bind(&j1)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(item, "queued");
     assert_eq!(
         db.count("SELECT count(*) FROM apalis.jobs WHERE status = 'Pending'")
             .await,
@@ -335,9 +352,10 @@ async fn kill_retry_enqueue_and_purge() {
     let before = crate::expect::snapshot(&db).await;
 
     // enqueue alone: a new single-project run through the ledger writes nothing new.
-    let single = json(&db.cli_ok(&["enqueue", "--project", &p2, "--json"]).await);
-    assert_eq!(single["new_run"], true);
-    let single_run: Uuid = single["run_id"].as_str().unwrap().parse().unwrap();
+    let single = db.cli(&["enqueue", "--project", &p2]).await;
+    assert!(single.status.success());
+    let single_run = run_id(&String::from_utf8_lossy(&single.stdout));
+    assert!(String::from_utf8_lossy(&single.stderr).contains("in new run"));
     assert_eq!(db.wait_run(single_run, RUN_TIMEOUT).await, "completed");
     assert_eq!(
         crate::expect::snapshot(&db).await,
@@ -596,8 +614,11 @@ async fn validate_rollback_and_stats() {
         0
     );
     // A second rollback finds nothing; the run now fails validation.
-    let again = json(&db.cli_ok(&["run", "rollback", &r, "--yes", "--json"]).await);
-    assert_eq!(again["mappings_deleted"], 0);
+    let again = db.cli_ok(&["run", "rollback", &r, "--yes"]).await;
+    assert!(
+        again.starts_with(&format!("rolled back run {r}: 0 row(s)")),
+        "{again}"
+    );
     assert_refused(
         &db.cli(&["run", "validate", &r]).await,
         1,
