@@ -101,15 +101,17 @@ pub async fn rollback_project(
     }
     let ids: Vec<Uuid> = delete.iter().map(|c| c.id).collect();
     let kinds: Vec<&str> = delete.iter().map(|c| kind_of(&c.t)).collect();
-    report.edges_deleted = sqlx::query(
-        "DELETE FROM onto_edges WHERE src_id = ANY($1) \
-            OR (dst_kind, dst_id) IN (SELECT * FROM unnest($2::text[], $1::uuid[]))",
+    // Two deletes, so each uses its index (the unique key leads with src_id; the dst index).
+    report.edges_deleted = sqlx::query_scalar(
+        "WITH s AS (DELETE FROM onto_edges WHERE src_id = ANY($1) RETURNING 1), \
+              d AS (DELETE FROM onto_edges WHERE (dst_kind, dst_id) IN (SELECT * FROM unnest($2::text[], $1::uuid[])) \
+                       AND NOT (src_id = ANY($1)) RETURNING 1) \
+         SELECT (SELECT count(*) FROM s) + (SELECT count(*) FROM d)",
     )
     .bind(&ids)
     .bind(&kinds)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected() as i64;
+    .fetch_one(&mut *conn)
+    .await?;
     // Children before the project row, so each count is what this statement deleted.
     for table in [
         "onto_events",

@@ -107,11 +107,12 @@ st AS ( \
     FROM sel s LEFT JOIN legacy_entity_mappings m ON m.legacy_table = s.lt AND m.legacy_id = s.li) \
 SELECT lt, state, count(*), (array_agg(li ORDER BY li))[1:$3] FROM st GROUP BY lt, state";
 
-/// Legacy selection and mapping helpers for the edge statement: `mp(x)` = the mapping of x.
+/// The edges implied by the batch's mapped entities, and which are absent. `m` is inlined (not
+/// materialized) so each join is a lookup on the mappings' unique key, not a copy of the table.
 const EDGE_SQL: &str = "\
 WITH t AS (SELECT id, project_id, parent_task_id, dependencies FROM tasks \
             WHERE project_id = ANY($1) AND deleted_at IS NULL AND ($2 OR status <> 'done')), \
-m AS (SELECT legacy_table, legacy_id, onto_id FROM legacy_entity_mappings), \
+m AS NOT MATERIALIZED (SELECT legacy_table, legacy_id, onto_id FROM legacy_entity_mappings), \
 x AS ( \
   SELECT 'project'::text AS sk, mp.onto_id AS s, 'has_plan'::text AS r, 'plan'::text AS dk, mph.onto_id AS d \
     FROM phases ph JOIN m mp ON mp.legacy_table = 'projects' AND mp.legacy_id = ph.project_id \
