@@ -689,6 +689,13 @@ async fn bad_input_is_one_line_with_the_right_exit_code() {
         (vec!["run", "show", "123"], 2, "invalid value"),
         (vec!["stats", "--users", "--limit", "0"], 2, "--limit"),
         (vec!["frobnicate"], 2, "unrecognized subcommand"),
+        (vec!["jobs"], 2, "`ontofleet jobs` needs a subcommand"),
+        (vec![], 2, "needs a subcommand"),
+        (
+            vec!["--database-url", "nope", "jobs", "list"],
+            2,
+            "postgres://",
+        ),
     ];
     for (args, code, needle) in &cases {
         let out = db.cli(args).await;

@@ -19,20 +19,9 @@ use clap::Parser;
 /// usual).
 fn usage_error(e: &clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
-    if matches!(
-        e.kind(),
-        ErrorKind::DisplayHelp
-            | ErrorKind::DisplayVersion
-            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-    ) {
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
         let _ = e.print();
-        return ExitCode::from(
-            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                2
-            } else {
-                0
-            },
-        );
+        return ExitCode::SUCCESS;
     }
     let rendered = e.to_string();
     let first = rendered
@@ -65,7 +54,12 @@ fn usage_error(e: &clap::Error) -> ExitCode {
         })
         .filter(|c| !c.is_empty())
         .unwrap_or_else(|| "ontofleet".to_owned());
-    eprintln!("error: {first} (see `{command} --help`)");
+    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        // `ontofleet jobs` alone: clap would print the whole help as the "error".
+        eprintln!("error: `{command}` needs a subcommand (see `{command} --help`)");
+    } else {
+        eprintln!("error: {first} (see `{command} --help`)");
+    }
     ExitCode::from(2)
 }
 
@@ -110,7 +104,9 @@ impl CliError {
 impl From<ontofleet_db::DbError> for CliError {
     fn from(e: ontofleet_db::DbError) -> Self {
         match e {
-            ontofleet_db::DbError::BadUrl(_) => Self::usage(e.to_string()),
+            ontofleet_db::DbError::BadUrl(_) => Self::usage(format!(
+                "{e}; expected a URL such as postgres://user@host:5432/dbname"
+            )),
             ontofleet_db::DbError::Unreachable { .. } => Self::runtime(format!(
                 "{e}; check that PostgreSQL is running and the URL is right"
             )),
