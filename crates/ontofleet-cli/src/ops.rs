@@ -842,3 +842,52 @@ pub async fn stats(cli: &Cli, settings: &Settings, args: &StatsArgs) -> Result<(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_parse_units_and_sums() {
+        let cases = [
+            ("90s", 90),
+            ("30m", 1_800),
+            ("12h", 43_200),
+            ("14d", 1_209_600),
+            ("2w", 1_209_600),
+            ("1d12h", 129_600),
+        ];
+        for (raw, secs) in cases {
+            assert_eq!(parse_age(raw).unwrap(), Duration::from_secs(secs), "{raw}");
+        }
+        for bad in [
+            "",
+            "0s",
+            "14",
+            "d",
+            "5x",
+            "1.5h",
+            "-3d",
+            "99999999999999999999w",
+        ] {
+            let err = parse_age(bad).unwrap_err();
+            assert_eq!(err.code, 2, "{bad}");
+        }
+    }
+
+    #[test]
+    fn job_ids_are_ulids_upper_cased() {
+        assert_eq!(
+            job_id("01m7yn6bjz4mayaqjcv4jzf2ad").unwrap(),
+            "01M7YN6BJZ4MAYAQJCV4JZF2AD"
+        );
+        for bad in [
+            "",
+            "nonsense",
+            "01M7YN6BJZ4MAYAQJCV4JZF2A",
+            "01M7YN6BJZ4MAYAQJCV4JZF2AU",
+        ] {
+            assert_eq!(job_id(bad).unwrap_err().code, 2, "{bad}");
+        }
+    }
+}
