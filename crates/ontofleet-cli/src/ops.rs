@@ -650,60 +650,26 @@ pub async fn run_rollback(
             "rollback deletes the ontology rows and mappings run {run_id} created; pass --yes to confirm"
         )));
     }
-    let by = initiated_by();
-    let projects: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT project_id FROM migration_run_items WHERE run_id = $1 ORDER BY project_id",
-    )
-    .bind(run_id)
-    .fetch_all(&pool)
-    .await?;
-    let mut total = ontofleet_control::rollback::ProjectRollback::default();
-    let mut touched = 0;
-    for project in &projects {
-        let mut tx = pool.begin().await?;
-        let r = ontofleet_control::rollback::rollback_project(&mut tx, run_id, *project, &by)
-            .await
-            .map_err(|e| {
-                CliError::runtime(format!(
-                    "rollback of project {project} failed: {e}; projects before it are rolled back, \
-                     run the command again to finish"
-                ))
-            })?;
-        tx.commit().await?;
-        touched += usize::from(!r.deleted.is_empty());
-        for (t, n) in r.deleted {
-            *total.deleted.entry(t).or_default() += n;
-        }
-        total.edges_deleted += r.edges_deleted;
-        total.kept += r.kept;
-    }
-    let rows: i64 = total.deleted.values().sum();
-    let summary = json!({
-        "by": by, "projects": projects.len(), "projects_changed": touched, "rows_deleted": total.deleted,
-        "edges_deleted": total.edges_deleted, "kept": total.kept,
-    });
-    sqlx::query(
-        "UPDATE migration_runs SET summary = summary || jsonb_build_object('rolled_back', $2::jsonb || jsonb_build_object('at', now())) WHERE id = $1",
-    )
-    .bind(run_id)
-    .bind(&summary)
-    .execute(&pool)
-    .await?;
+    let total = ontofleet_control::rollback::rollback_run(&pool, run_id, &initiated_by())
+        .await
+        .map_err(|e| CliError::runtime(e.to_string()))?;
+    let rows = total.rows();
     if let Err(e) = ontofleet_control::refresh_stats(&pool).await {
         tracing::warn!(error = %e, "stats refresh failed; run `ontofleet stats --refresh`");
     }
     if cli.json {
-        let mut doc = summary;
+        let mut doc = serde_json::to_value(&total).unwrap_or_default();
         doc["run_id"] = json!(run_id);
         doc["mappings_deleted"] = json!(rows);
         output::json(&doc);
     } else {
         out!(
-            "rolled back run {run_id}: {rows} row(s) and their mappings deleted in {touched} of {} project(s) ({}), \
+            "rolled back run {run_id}: {rows} row(s) and their mappings deleted in {} of {} project(s) ({}), \
              {} edge(s); {} row(s) kept because a later run changed them",
-            projects.len(),
+            total.projects_changed,
+            total.projects,
             total
-                .deleted
+                .rows_deleted
                 .iter()
                 .map(|(t, n)| format!("{t} {n}"))
                 .collect::<Vec<_>>()

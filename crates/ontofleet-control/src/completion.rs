@@ -260,19 +260,7 @@ pub async fn cancel_run(
     if active.is_none() {
         return Ok(None);
     }
-    let cancelled = sqlx::query(
-        "UPDATE migration_run_items SET status = 'cancelled', finished_at = now(), updated_at = now() \
-          WHERE run_id = $1 AND status IN ('queued', 'retrying')",
-    )
-    .bind(run_id)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    sqlx::query("UPDATE migration_runs SET cancelled_items = cancelled_items + $2 WHERE id = $1")
-        .bind(run_id)
-        .bind(cancelled as i32)
-        .execute(&mut *conn)
-        .await?;
+    let cancelled = cancel_waiting(&mut *conn, run_id, None).await?;
     // Pending runs have no items yet; they are cancelled outright.
     sqlx::query("UPDATE migration_runs SET status = 'cancelled', finished_at = now() WHERE id = $1 AND total_items = 0")
         .bind(run_id)
@@ -280,4 +268,32 @@ pub async fn cancel_run(
         .await?;
     finish_run_if_done(conn, run_id).await?;
     Ok(Some(cancelled))
+}
+
+/// Cancel the waiting (`queued` or `retrying`) items of a run — all of them, or those of
+/// `projects` — and count them in the run's `cancelled_items`. Returns how many.
+pub(crate) async fn cancel_waiting(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    projects: Option<&[Uuid]>,
+) -> Result<u64, ControlError> {
+    let cancelled = sqlx::query(
+        "UPDATE migration_run_items SET status = 'cancelled', finished_at = now(), updated_at = now() \
+          WHERE run_id = $1 AND ($2::uuid[] IS NULL OR project_id = ANY($2)) AND status IN ('queued', 'retrying')",
+    )
+    .bind(run_id)
+    .bind(projects)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if cancelled > 0 {
+        sqlx::query(
+            "UPDATE migration_runs SET cancelled_items = cancelled_items + $2 WHERE id = $1",
+        )
+        .bind(run_id)
+        .bind(cancelled as i32)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(cancelled)
 }

@@ -225,23 +225,10 @@ pub async fn cancel_items(
     run_id: Uuid,
     project_ids: &[Uuid],
 ) -> Result<(u64, Option<RunStatus>), ControlError> {
-    let cancelled = sqlx::query(
-        "UPDATE migration_run_items SET status = 'cancelled', finished_at = now(), updated_at = now() \
-          WHERE run_id = $1 AND project_id = ANY($2) AND status IN ('queued', 'retrying')",
-    )
-    .bind(run_id)
-    .bind(project_ids)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    let cancelled = completion::cancel_waiting(&mut *conn, run_id, Some(project_ids)).await?;
     if cancelled == 0 {
         return Ok((0, None));
     }
-    sqlx::query("UPDATE migration_runs SET cancelled_items = cancelled_items + $2 WHERE id = $1")
-        .bind(run_id)
-        .bind(cancelled as i32)
-        .execute(&mut *conn)
-        .await?;
     let done = completion::finish_run_if_done(conn, run_id).await?;
     Ok((cancelled, done))
 }

@@ -5,12 +5,14 @@
 //! are: the ledger keeps no earlier version to restore.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::LazyLock;
 
 use serde::Serialize;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::ControlError;
+use crate::validate::ROWS_UNDER_PROJECTS;
 
 /// What a rollback did to one project.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -26,19 +28,20 @@ pub struct ProjectRollback {
 
 /// Every ontology row under the project's onto project, with its mapping and whether this run
 /// created it (a completed `migrate`/`recreate` log row of the run for that row).
-const CANDIDATES_SQL: &str = "\
-WITH op AS (SELECT onto_id FROM legacy_entity_mappings WHERE legacy_table = 'projects' AND legacy_id = $2), \
-r AS (SELECT 'onto_projects'::text AS t, id FROM onto_projects WHERE id IN (SELECT onto_id FROM op) \
-      UNION ALL SELECT 'onto_documents', id FROM onto_documents WHERE project_id IN (SELECT onto_id FROM op) \
-      UNION ALL SELECT 'onto_plans', id FROM onto_plans WHERE project_id IN (SELECT onto_id FROM op) \
-      UNION ALL SELECT 'onto_tasks', id FROM onto_tasks WHERE project_id IN (SELECT onto_id FROM op) \
-      UNION ALL SELECT 'onto_events', id FROM onto_events WHERE project_id IN (SELECT onto_id FROM op)) \
-SELECT r.t, r.id, m.legacy_table, m.legacy_id, coalesce(m.run_id = $1, false) AS last_by_run, c.user_id, c.entity_type \
-  FROM r LEFT JOIN legacy_entity_mappings m ON m.onto_table = r.t AND m.onto_id = r.id \
-  LEFT JOIN LATERAL (SELECT l.user_id, l.entity_type FROM migration_log l \
-                      WHERE l.run_id = $1 AND l.legacy_id = m.legacy_id AND l.legacy_table = m.legacy_table \
-                        AND l.onto_id = r.id AND l.operation IN ('migrate', 'recreate') AND l.status = 'completed' \
-                      LIMIT 1) c ON true";
+static CANDIDATES_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH op AS (SELECT onto_id FROM legacy_entity_mappings WHERE legacy_table = 'projects' AND legacy_id = $2), \
+              r AS (SELECT 'onto_projects'::text AS t, id FROM onto_projects WHERE id IN (SELECT onto_id FROM op) \
+                    UNION ALL {ROWS_UNDER_PROJECTS}) \
+         SELECT r.t, r.id, m.legacy_table, m.legacy_id, coalesce(m.run_id = $1, false) AS last_by_run, c.user_id, \
+                c.entity_type \
+           FROM r LEFT JOIN legacy_entity_mappings m ON m.onto_table = r.t AND m.onto_id = r.id \
+           LEFT JOIN LATERAL (SELECT l.user_id, l.entity_type FROM migration_log l \
+                               WHERE l.run_id = $1 AND l.legacy_id = m.legacy_id AND l.legacy_table = m.legacy_table \
+                                 AND l.onto_id = r.id AND l.operation IN ('migrate', 'recreate') AND l.status = 'completed' \
+                               LIMIT 1) c ON true"
+    )
+});
 
 #[derive(sqlx::FromRow)]
 struct Candidate {
@@ -74,7 +77,7 @@ pub async fn rollback_project(
         .bind(ontofleet_core::project_lock_key(project_id))
         .execute(&mut *conn)
         .await?;
-    let rows: Vec<Candidate> = sqlx::query_as(CANDIDATES_SQL)
+    let rows: Vec<Candidate> = sqlx::query_as(sqlx::AssertSqlSafe(CANDIDATES_SQL.as_str()))
         .bind(run_id)
         .bind(project_id)
         .fetch_all(&mut *conn)
@@ -157,4 +160,93 @@ pub async fn rollback_project(
     .execute(&mut *conn)
     .await?;
     Ok(report)
+}
+
+/// What a rollback did to a whole run; stored in the run's `summary.rolled_back` (with `at`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RunRollback {
+    /// Who rolled it back.
+    pub by: String,
+    /// Projects (items) of the run.
+    pub projects: usize,
+    /// Projects where something was deleted.
+    pub projects_changed: usize,
+    /// Rows deleted, by ontology table (their mappings went with them).
+    pub rows_deleted: BTreeMap<String, i64>,
+    /// Edges deleted with them.
+    pub edges_deleted: i64,
+    /// Rows kept (see [`ProjectRollback::kept`]).
+    pub kept: i64,
+}
+
+impl RunRollback {
+    /// Rows deleted over every table, which is also the number of mappings deleted.
+    pub fn rows(&self) -> i64 {
+        self.rows_deleted.values().sum()
+    }
+}
+
+/// Why a run's rollback stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RollbackError {
+    /// One project's transaction failed; the projects before it are rolled back.
+    #[error(
+        "rollback of project {project_id} failed: {source}; projects before it are rolled back, run the command again to finish"
+    )]
+    Project {
+        /// The project.
+        project_id: Uuid,
+        /// The failure.
+        source: ControlError,
+    },
+    /// Reading the run's items or recording the result failed.
+    #[error(transparent)]
+    Control(#[from] ControlError),
+}
+
+/// Roll back every project of the run, each in its own transaction ([`rollback_project`]), and
+/// record the totals in the run's `summary.rolled_back`. Running it again deletes nothing more.
+pub async fn rollback_run(
+    pool: &PgPool,
+    run_id: Uuid,
+    by: &str,
+) -> Result<RunRollback, RollbackError> {
+    let projects: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT project_id FROM migration_run_items WHERE run_id = $1 ORDER BY project_id",
+    )
+    .bind(run_id)
+    .fetch_all(pool)
+    .await
+    .map_err(ControlError::from)?;
+    let mut total = RunRollback {
+        by: by.to_owned(),
+        projects: projects.len(),
+        ..RunRollback::default()
+    };
+    for &project_id in &projects {
+        let one = async {
+            let mut tx = pool.begin().await?;
+            let r = rollback_project(&mut tx, run_id, project_id, by).await?;
+            tx.commit().await?;
+            Ok::<_, ControlError>(r)
+        }
+        .await
+        .map_err(|source| RollbackError::Project { project_id, source })?;
+        total.projects_changed += usize::from(!one.deleted.is_empty());
+        for (t, n) in one.deleted {
+            *total.rows_deleted.entry(t).or_default() += n;
+        }
+        total.edges_deleted += one.edges_deleted;
+        total.kept += one.kept;
+    }
+    let summary = serde_json::to_value(&total).unwrap_or_default();
+    sqlx::query(
+        "UPDATE migration_runs SET summary = summary || jsonb_build_object('rolled_back', $2::jsonb || jsonb_build_object('at', now())) WHERE id = $1",
+    )
+    .bind(run_id)
+    .bind(&summary)
+    .execute(pool)
+    .await
+    .map_err(ControlError::from)?;
+    Ok(total)
 }

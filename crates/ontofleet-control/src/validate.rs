@@ -6,6 +6,7 @@
 //! migrated its project. Read-only; set-based over batches of projects.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -144,14 +145,23 @@ SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM onto_edges g W
          AND g.rel = y.r AND g.dst_id = y.d AND g.src_kind = y.sk AND g.dst_kind = y.dk)))[1:$3], '{}') \
   FROM y";
 
-const ORPHAN_SQL: &str = "\
-WITH op AS (SELECT onto_id FROM legacy_entity_mappings WHERE legacy_table = 'projects' AND legacy_id = ANY($1)), \
-r AS (SELECT 'onto_documents'::text AS t, id FROM onto_documents WHERE project_id IN (SELECT onto_id FROM op) \
-      UNION ALL SELECT 'onto_plans', id FROM onto_plans WHERE project_id IN (SELECT onto_id FROM op) \
-      UNION ALL SELECT 'onto_tasks', id FROM onto_tasks WHERE project_id IN (SELECT onto_id FROM op) \
-      UNION ALL SELECT 'onto_events', id FROM onto_events WHERE project_id IN (SELECT onto_id FROM op)), \
-o AS (SELECT r.t, r.id FROM r WHERE NOT EXISTS (SELECT 1 FROM legacy_entity_mappings m WHERE m.onto_table = r.t AND m.onto_id = r.id)) \
-SELECT t, count(*), (array_agg(id ORDER BY id))[1:$2] FROM o GROUP BY t";
+/// The ontology rows under the onto projects in `op(onto_id)`, as `(t = onto table, id)`: every
+/// table with a `project_id`. Shared by the orphan check and `run rollback`.
+pub(crate) const ROWS_UNDER_PROJECTS: &str = "\
+SELECT 'onto_documents'::text AS t, id FROM onto_documents WHERE project_id IN (SELECT onto_id FROM op) \
+UNION ALL SELECT 'onto_plans', id FROM onto_plans WHERE project_id IN (SELECT onto_id FROM op) \
+UNION ALL SELECT 'onto_tasks', id FROM onto_tasks WHERE project_id IN (SELECT onto_id FROM op) \
+UNION ALL SELECT 'onto_events', id FROM onto_events WHERE project_id IN (SELECT onto_id FROM op)";
+
+static ORPHAN_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH op AS (SELECT onto_id FROM legacy_entity_mappings WHERE legacy_table = 'projects' AND legacy_id = ANY($1)), \
+              r AS ({ROWS_UNDER_PROJECTS}), \
+              o AS (SELECT r.t, r.id FROM r WHERE NOT EXISTS (SELECT 1 FROM legacy_entity_mappings m \
+                     WHERE m.onto_table = r.t AND m.onto_id = r.id)) \
+         SELECT t, count(*), (array_agg(id ORDER BY id))[1:$2] FROM o GROUP BY t"
+    )
+});
 
 /// Reconcile the run's projects (see the module docs). The run's `include_completed_tasks`
 /// option decides whether done tasks were selected.
@@ -218,11 +228,12 @@ pub async fn validate_run(
         for id in examples {
             sample(&mut v.samples, "missing_edge", "onto_edges", id);
         }
-        let orphans: Vec<(String, i64, Vec<Uuid>)> = sqlx::query_as(ORPHAN_SQL)
-            .bind(&ids)
-            .bind(SAMPLES as i32)
-            .fetch_all(&mut *conn)
-            .await?;
+        let orphans: Vec<(String, i64, Vec<Uuid>)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(ORPHAN_SQL.as_str()))
+                .bind(&ids)
+                .bind(SAMPLES as i32)
+                .fetch_all(&mut *conn)
+                .await?;
         for (table, n, examples) in orphans {
             v.orphans += n;
             for id in examples {

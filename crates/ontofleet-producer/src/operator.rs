@@ -186,11 +186,7 @@ async fn put_back(
     settings: &OperatorSettings,
     jobs: &mut Vec<RequeuedJob>,
 ) -> Result<RunChange, ProducerError> {
-    let prepared =
-        ontofleet_control::prepare_run(&mut *conn, run_id, &settings.reopen(run_id)).await?;
-    if let Some(old) = prepared.superseded {
-        ontofleet_queue::kill_jobs_of_run(&mut *conn, old).await?;
-    }
+    let change = prepare(&mut *conn, run_id, settings).await?;
     let projects: Vec<Uuid> = items.iter().map(|v| v.project_id).collect();
     ontofleet_control::requeue_items(&mut *conn, run_id, &projects).await?;
     let ids: Vec<String> = items.iter().map(|v| v.job_id.clone()).collect();
@@ -231,6 +227,21 @@ async fn put_back(
             previous_status: v.item_status.clone(),
             category: v.error_category.clone(),
         });
+    }
+    Ok(change)
+}
+
+/// [`ontofleet_control::prepare_run`], then kill the queued jobs of a platform run whose expired
+/// lease the reopened run took over (as a new platform run would).
+async fn prepare(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    settings: &OperatorSettings,
+) -> Result<RunChange, ProducerError> {
+    let prepared =
+        ontofleet_control::prepare_run(&mut *conn, run_id, &settings.reopen(run_id)).await?;
+    if let Some(old) = prepared.superseded {
+        ontofleet_queue::kill_jobs_of_run(&mut *conn, old).await?;
     }
     let status = if prepared.reopened {
         RunStatus::Running.as_str().to_owned()
@@ -345,11 +356,7 @@ pub async fn enqueue_into_run(
             report.runs.push(change);
         }
         Some((None, _)) | None => {
-            let prepared =
-                ontofleet_control::prepare_run(&mut tx, run_id, &settings.reopen(run_id)).await?;
-            if let Some(old) = prepared.superseded {
-                ontofleet_queue::kill_jobs_of_run(&mut tx, old).await?;
-            }
+            let change = prepare(&mut tx, run_id, settings).await?;
             let ids = ontofleet_queue::enqueue_projects(
                 &mut tx,
                 &[ProjectJob::new(run_id, project_id)],
@@ -371,17 +378,7 @@ pub async fn enqueue_into_run(
                 previous_status: existing.map_or_else(|| "new".to_owned(), |(_, s)| s),
                 category: None,
             });
-            report.runs.push(RunChange {
-                run_id,
-                status: if prepared.reopened {
-                    "running".to_owned()
-                } else {
-                    prepared.previous_status.clone()
-                },
-                previous_status: prepared.previous_status,
-                reopened: prepared.reopened,
-                superseded: prepared.superseded,
-            });
+            report.runs.push(change);
         }
     }
     tx.commit().await?;

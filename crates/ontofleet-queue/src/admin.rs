@@ -129,12 +129,7 @@ pub async fn jobs_by_id(
     conn: &mut PgConnection,
     job_ids: &[String],
 ) -> Result<Vec<JobView>, QueueError> {
-    let sql = format!("{JOB_VIEW_SELECT} AND i.job_id = ANY($2) ORDER BY i.run_id, i.project_id");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(QUEUE)
-        .bind(job_ids)
-        .fetch_all(conn)
-        .await?)
+    select_by_id(conn, job_ids, "").await
 }
 
 /// Jobs by id, locking their items (`FOR UPDATE OF i`, in project order so that two operators
@@ -144,8 +139,16 @@ pub async fn jobs_by_id_for_update(
     conn: &mut PgConnection,
     job_ids: &[String],
 ) -> Result<Vec<JobView>, QueueError> {
+    select_by_id(conn, job_ids, " FOR UPDATE OF i").await
+}
+
+async fn select_by_id(
+    conn: &mut PgConnection,
+    job_ids: &[String],
+    locking: &str,
+) -> Result<Vec<JobView>, QueueError> {
     let sql = format!(
-        "{JOB_VIEW_SELECT} AND i.job_id = ANY($2) ORDER BY i.run_id, i.project_id FOR UPDATE OF i"
+        "{JOB_VIEW_SELECT} AND i.job_id = ANY($2) ORDER BY i.run_id, i.project_id{locking}"
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(QUEUE)
