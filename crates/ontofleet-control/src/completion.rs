@@ -53,34 +53,48 @@ pub async fn complete_item(
     result: &ItemResult<'_>,
 ) -> Result<Option<RunStatus>, ControlError> {
     // The item row is per project (no contention); the run row is shared by every item of the
-    // run, so it is locked last and held only for one statement and the commit. Lock order is
-    // always run row, then lock row, so item commits cannot deadlock.
-    // With an attempt to record, its insert runs as a CTE of the item update (one round trip);
-    // the item's parameters then follow the attempt's eleven.
+    // run, so it is locked last, by the same statement that writes the item (the counter bump
+    // waits for the item update through `EXISTS (SELECT 1 FROM i)`), and held only until the
+    // commit: every round trip made while holding it is one every other item commit waits for.
+    // Lock order is always item row, run row, then lock row, so item commits cannot deadlock.
+    // With an attempt to record, its insert is one more CTE; the item's parameters then follow
+    // the attempt's eleven.
     let (prefix, first) = match result.attempt {
-        Some(_) => (format!("WITH a AS ({INSERT_ATTEMPT_SQL}) "), 12),
-        None => (String::new(), 1),
+        Some(_) => (format!("WITH a AS ({INSERT_ATTEMPT_SQL}), "), 12),
+        None => ("WITH ".to_owned(), 1),
     };
     let p = |i: usize| format!("${}", first + i);
+    let column = counter_column(result.status);
+    let increment = i32::from(result.status.is_terminal());
+    // `column` is one of the fixed names of `counter_column`.
     let sql = format!(
-        "{prefix}UPDATE migration_run_items SET status = {}, counts = coalesce({}, counts), preview = {}, \
-                error_category = {}, last_error = {}, fallback_next = false, finished_at = clock_timestamp(), \
-                updated_at = now() \
-          WHERE run_id = {} AND project_id = {} \
-            AND status NOT IN ('succeeded', 'partial', 'failed', 'skipped', 'cancelled')",
-        p(2),
-        p(3),
-        p(4),
-        p(5),
-        p(6),
-        p(0),
-        p(1),
+        "{prefix}i AS (UPDATE migration_run_items SET status = {status}, counts = coalesce({counts}, counts), \
+                preview = {preview}, error_category = {category}, last_error = {error}, fallback_next = false, \
+                finished_at = clock_timestamp(), updated_at = now() \
+          WHERE run_id = {run} AND project_id = {project} \
+            AND status NOT IN ('succeeded', 'partial', 'failed', 'skipped', 'cancelled') RETURNING 1) \
+         UPDATE migration_runs SET {column} = {column} + {increment} WHERE id = {run} AND EXISTS (SELECT 1 FROM i) \
+         RETURNING {COUNTER_COLUMNS}, \
+           coalesce((SELECT l.run_id = {run} AND l.token = {token} FROM migration_platform_lock l WHERE l.id = 1), false) \
+             AS holds_lock, \
+           coalesce((SELECT l.renewed_at < clock_timestamp() - make_interval(secs => {lease} / 4) \
+                       FROM migration_platform_lock l WHERE l.id = 1), false) AS renew_due",
+        status = p(2),
+        counts = p(3),
+        preview = p(4),
+        category = p(5),
+        error = p(6),
+        run = p(0),
+        project = p(1),
+        increment = p(7),
+        token = p(8),
+        lease = p(9),
     );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
     if let Some(a) = result.attempt {
         query = bind_attempt(query, a);
     }
-    let updated = query
+    let counters: Option<Counters> = query
         .bind(fence.run_id)
         .bind(project_id)
         .bind(result.status.as_str())
@@ -88,67 +102,44 @@ pub async fn complete_item(
         .bind(result.preview)
         .bind(result.category.map(ErrorCategory::as_str))
         .bind(result.error)
-        .execute(&mut *conn)
+        .bind(increment)
+        .bind(fence.lock_token.unwrap_or(-1))
+        .bind(fence.lease.as_secs_f64())
+        .fetch_optional(&mut *conn)
         .await?;
-    if updated.rows_affected() == 0 {
+    // No row: the item was already terminal (a duplicate execution), or the run is gone.
+    let Some(counters) = counters else {
         return Ok(None);
-    }
-    let counters = bump_counter(&mut *conn, &fence, result.status).await?;
-    if let (Some(c), Some(token)) = (&counters, fence.lock_token) {
-        if !c.holds_lock {
+    };
+    if let Some(token) = fence.lock_token {
+        if !counters.holds_lock {
             return Err(ControlError::Fenced {
                 run_id: fence.run_id,
                 token,
             });
         }
-        if c.renew_due {
+        if counters.renew_due {
             lock::renew_unless_busy(&mut *conn, fence.run_id, token, fence.lease).await?;
         }
     }
-    match counters {
-        Some(c) if c.is_done() => finish_run(conn, fence.run_id, &c).await.map(Some),
-        _ => Ok(None),
+    if counters.is_done() {
+        finish_run(conn, fence.run_id, &counters).await.map(Some)
+    } else {
+        Ok(None)
     }
 }
 
-/// Increment the counter of `status` and return the run's counters, locking the run row; in the
-/// same statement, read whether the run still holds the platform lock with its token and whether
-/// the lease is due for renewal.
-///
-/// One statement, because the run row is shared by every item of the run: each round trip made
-/// while holding it is a round trip every other item commit waits for. The lock row is read
-/// without a row lock: a takeover updates the lock row and then this run's row (to cancel it), so
-/// it waits for this commit and is ordered after it, and a commit that starts after the takeover
-/// sees the new token and is fenced.
-async fn bump_counter(
-    conn: &mut PgConnection,
-    fence: &RunFence,
-    status: ItemStatus,
-) -> Result<Option<Counters>, ControlError> {
-    let column = match status {
+/// The run counter an item status counts in (`total_items` for the non-terminal ones, which
+/// are bumped by zero).
+fn counter_column(status: ItemStatus) -> &'static str {
+    match status {
         ItemStatus::Succeeded => "succeeded_items",
         ItemStatus::Partial => "partial_items",
         ItemStatus::Failed => "failed_items",
         ItemStatus::Skipped => "skipped_items",
         ItemStatus::Cancelled => "cancelled_items",
         ItemStatus::Queued | ItemStatus::Running | ItemStatus::Retrying => "total_items",
-    };
-    let increment = i32::from(status.is_terminal());
-    // `column` is one of the fixed names above.
-    let sql = format!(
-        "UPDATE migration_runs SET {column} = {column} + $2 WHERE id = $1 \
-         RETURNING {COUNTER_COLUMNS}, \
-           coalesce((SELECT l.run_id = $1 AND l.token = $3 FROM migration_platform_lock l WHERE l.id = 1), false) AS holds_lock, \
-           coalesce((SELECT l.renewed_at < clock_timestamp() - make_interval(secs => $4 / 4) \
-                       FROM migration_platform_lock l WHERE l.id = 1), false) AS renew_due"
-    );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(fence.run_id)
-        .bind(increment)
-        .bind(fence.lock_token.unwrap_or(-1))
-        .bind(fence.lease.as_secs_f64())
-        .fetch_optional(conn)
-        .await?)
+    }
 }
 
 const COUNTER_COLUMNS: &str = "status, total_items AS total, succeeded_items AS ok, partial_items AS partial, \

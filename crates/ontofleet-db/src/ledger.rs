@@ -187,26 +187,60 @@ pub struct AttemptStart {
     pub fallback: bool,
 }
 
-/// Start of an attempt: the item becomes `running` unless it is already terminal.
-/// Returns `None` when there is nothing to do.
+/// What [`begin_attempt`] found: the run, and the attempt it started if there is one to make.
+#[derive(Debug, Clone, FromRow)]
+pub struct Begun {
+    /// The run as it was when the attempt started.
+    #[sqlx(flatten)]
+    pub run: RunRow,
+    #[sqlx(flatten)]
+    attempt: MaybeAttempt,
+}
+
+#[derive(Debug, Clone, Copy, FromRow)]
+struct MaybeAttempt {
+    attempt: Option<i32>,
+    policy_attempt: Option<i32>,
+    fallback: Option<bool>,
+}
+
+impl Begun {
+    /// The started attempt; `None` when the run is being cancelled or the item is already
+    /// terminal (a duplicate delivery), and nothing was changed.
+    pub fn attempt(&self) -> Option<AttemptStart> {
+        let a = self.attempt;
+        Some(AttemptStart {
+            attempt: a.attempt?,
+            policy_attempt: a.policy_attempt?,
+            fallback: a.fallback?,
+        })
+    }
+}
+
+/// Start of an attempt, with the run read in the same statement (one round trip per job
+/// instead of two): the item becomes `running` unless it is already terminal or the run is
+/// cancelling. Returns `None` when the run does not exist.
 pub async fn begin_attempt(
     pool: &PgPool,
     run_id: Uuid,
     project_id: Uuid,
     worker: &str,
-) -> Result<Option<AttemptStart>, DbError> {
-    Ok(sqlx::query_as(
-        "UPDATE migration_run_items SET status = 'running', attempts = attempts + 1, worker = $3, \
-         started_at = coalesce(started_at, now()), updated_at = now() \
-         WHERE run_id = $1 AND project_id = $2 \
-           AND status IN ('queued', 'running', 'retrying') \
-         RETURNING attempts AS attempt, attempts - attempt_base AS policy_attempt, fallback_next AS fallback",
-    )
-    .bind(run_id)
-    .bind(project_id)
-    .bind(worker)
-    .fetch_optional(pool)
-    .await?)
+) -> Result<Option<Begun>, DbError> {
+    let sql = format!(
+        "WITH r AS (SELECT {RUN_COLUMNS} FROM migration_runs WHERE id = $1), \
+              a AS (UPDATE migration_run_items SET status = 'running', attempts = attempts + 1, worker = $3, \
+                           started_at = coalesce(started_at, now()), updated_at = now() \
+                     WHERE run_id = $1 AND project_id = $2 AND status IN ('queued', 'running', 'retrying') \
+                       AND EXISTS (SELECT 1 FROM r WHERE r.status NOT IN ('cancelling', 'cancelled')) \
+                 RETURNING attempts AS attempt, attempts - attempt_base AS policy_attempt, fallback_next AS fallback) \
+         SELECT r.*, a.* FROM r LEFT JOIN a ON true"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(run_id)
+        .bind(project_id)
+        .bind(worker)
+        .fetch_optional(pool)
+        .await?)
 }
 
 /// One execution of a job, for `migration_attempts`.
@@ -243,10 +277,10 @@ pub const INSERT_ATTEMPT_SQL: &str = "INSERT INTO migration_attempts (run_id, pr
      VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp(), $7, $8, $9, $10, $11)";
 
 /// Bind the parameters of [`INSERT_ATTEMPT_SQL`] (they must come first in the statement).
-pub fn bind_attempt<'q>(
-    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+pub fn bind_attempt<'q, O>(
+    query: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
     a: &AttemptRecord<'q>,
-) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
     query
         .bind(a.run_id)
         .bind(a.project_id)
@@ -263,8 +297,9 @@ pub fn bind_attempt<'q>(
 
 /// Record one execution.
 pub async fn insert_attempt(conn: &mut PgConnection, a: &AttemptRecord<'_>) -> Result<(), DbError> {
-    bind_attempt(sqlx::query(INSERT_ATTEMPT_SQL), a)
-        .execute(conn)
+    let sql = format!("{INSERT_ATTEMPT_SQL} RETURNING id");
+    let _id: (i64,) = bind_attempt(sqlx::query_as(sqlx::AssertSqlSafe(sql)), a)
+        .fetch_one(conn)
         .await?;
     Ok(())
 }

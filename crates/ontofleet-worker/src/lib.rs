@@ -361,13 +361,18 @@ impl ProjectHandler {
 
     #[tracing::instrument(name = "job", skip_all, fields(run_id = %job.run_id, project_id = %job.project_id, job_id = %ctx.job_id, attempt))]
     async fn run_job(&self, job: ProjectJob, ctx: JobContext) -> JobOutcome {
-        let run = match ledger::get_run_pool(&self.pool, job.run_id).await {
-            Ok(Some(run)) => run,
-            Ok(None) => return JobOutcome::Abort(format!("run {} does not exist", job.run_id)),
+        let begun = match ledger::begin_attempt(&self.pool, job.run_id, job.project_id, &ctx.worker)
+            .await
+        {
+            Ok(Some(begun)) => begun,
+            Ok(None) => {
+                return JobOutcome::Abort(format!("run {} does not exist", job.run_id));
+            }
             Err(e) => return self.infrastructure_retry(&ctx, &e.to_string()),
         };
+        let run = &begun.run;
         if matches!(run.status.as_str(), "cancelling" | "cancelled") {
-            return match self.cancel_item(&run, job.project_id).await {
+            return match self.cancel_item(run, job.project_id).await {
                 Ok(Some(status)) => {
                     self.after_completion(run.id, status).await;
                     JobOutcome::Abort("run cancelled".to_owned())
@@ -376,14 +381,13 @@ impl ProjectHandler {
                 Err(e) => self.infrastructure_retry(&ctx, &e.to_string()),
             };
         }
-        let ledger::AttemptStart {
+        let Some(ledger::AttemptStart {
             attempt,
             policy_attempt,
             fallback,
-        } = match ledger::begin_attempt(&self.pool, run.id, job.project_id, &ctx.worker).await {
-            Ok(Some(a)) => a,
-            Ok(None) => return JobOutcome::Done, // already terminal: a duplicate delivery
-            Err(e) => return self.infrastructure_retry(&ctx, &e.to_string()),
+        }) = begun.attempt()
+        else {
+            return JobOutcome::Done; // already terminal: a duplicate delivery
         };
         tracing::Span::current().record("attempt", attempt);
         let started_at = Utc::now();
@@ -403,7 +407,7 @@ impl ProjectHandler {
         };
         let result = tokio::time::timeout(
             self.settings.job_timeout,
-            AssertUnwindSafe(self.attempt(&run, job.project_id, fallback, &record, t0))
+            AssertUnwindSafe(self.attempt(run, job.project_id, fallback, &record, t0))
                 .catch_unwind(),
         )
         .await;
@@ -425,7 +429,7 @@ impl ProjectHandler {
                 // was written. The item ends as `cancelled`, so the run still reaches a
                 // terminal state instead of waiting for items that can never commit.
                 tracing::warn!("run lost the platform lock; nothing written, item cancelled");
-                match self.cancel_item(&run, job.project_id).await {
+                match self.cancel_item(run, job.project_id).await {
                     Ok(Some(status)) => self.after_completion(run.id, status).await,
                     Ok(None) => {}
                     Err(e) => return self.infrastructure_retry(&ctx, &e.to_string()),
@@ -453,7 +457,7 @@ impl ProjectHandler {
         );
         tracing::warn!(category = %category, error = %message, ?decision, "attempt failed");
         match self
-            .record_failure(&run, &job, &record, category, &message, decision)
+            .record_failure(run, &job, &record, category, &message, decision)
             .await
         {
             Ok(completed) => {
