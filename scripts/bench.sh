@@ -30,6 +30,10 @@ for i in $(seq 1 "$workers"); do
   pids+=($!)
 done
 sleep 1
+# Busy CPU of the whole machine (user + nice + system + irq + softirq + steal, all cores), so a
+# figure can be told apart from a slower VM minute: records/s ≈ cores / CPU per record.
+busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+busy0=$(busy)
 run=$("$bin" run start --all -q)
 # Wait for the worker whose commit completes the run to say so in its log; the database is asked
 # only every 5 s (a psql per second would take CPU from the run it measures). VmHWM is the
@@ -43,6 +47,7 @@ for ((i = 1; ; i++)); do
   fi
   sleep 0.2
 done
+busy1=$(busy)
 status=$(psql "$db" -Atqc "select status from migration_runs where id = '$run'")
 peak_kb=0
 for pid in "${pids[@]}"; do
@@ -82,3 +87,4 @@ echo "job latency p95: $(printf '%.0f' "$p95") ms"
 echo "time to half the run done (p50 from start): $(printf '%.2f' "$e2e50") s"
 echo "worker CPU: $(awk -v t="$cpu_ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}') s (all worker processes)"
 echo "peak worker RSS: $((peak_kb / 1024)) MB"
+echo "machine CPU busy from start to completion seen: $(awk -v t="$((busy1 - busy0))" -v hz="$(getconf CLK_TCK)" -v p="$projects" 'BEGIN {printf "%.2f core-s, %.2f ms per project", t / hz, 1000 * t / hz / p}')"
