@@ -328,6 +328,7 @@ async fn run_preview(cli: &Cli, settings: &Settings, args: &PreviewArgs) -> Resu
         include_completed_tasks: args.options.include_completed_tasks,
         fallback: false,
         dry_run: true,
+        item_gate: false,
     };
     let mut previews = Vec::with_capacity(project_ids.len());
     for project_id in &project_ids {
@@ -400,7 +401,7 @@ async fn preview_one(
     let outcome = ontofleet_pipeline::migrate_project(&mut tx, pipeline, ctx, project_id).await;
     tx.rollback().await.map_err(db_err)?;
     let outcome = outcome.map_err(|e| (e.category(), e.to_string()))?;
-    outcome.preview.ok_or_else(|| {
+    outcome.and_then(|o| o.preview).ok_or_else(|| {
         (
             ontofleet_core::ErrorCategory::Fatal,
             "the pipeline returned no preview for a dry run".to_owned(),

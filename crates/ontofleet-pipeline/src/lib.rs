@@ -99,16 +99,24 @@ pub struct ProjectOutcome {
 pub use ontofleet_core::project_lock_key;
 
 /// Migrate (or, with `ctx.dry_run`, preview) one project inside the caller's transaction.
-/// The caller holds the advisory lock of [`project_lock_key`] and commits.
+/// The caller holds the advisory lock of [`project_lock_key`] and commits. `Ok(None)`: with
+/// `ctx.item_gate`, the run's item was missing or already terminal, and nothing was written.
 pub async fn migrate_project(
     conn: &mut PgConnection,
     pipeline: &Pipeline,
     ctx: &RunContext,
     project_id: Uuid,
-) -> Result<ProjectOutcome, PipelineError> {
-    let legacy = load::load_project(&mut *conn, project_id)
+) -> Result<Option<ProjectOutcome>, PipelineError> {
+    let legacy = load::load_project(&mut *conn, project_id, ctx.run_id)
         .await?
         .ok_or(PipelineError::ProjectGone(project_id))?;
+    let finished = legacy.item_status.as_deref().is_none_or(|s| {
+        s.parse::<ontofleet_core::ItemStatus>()
+            .is_ok_and(ontofleet_core::ItemStatus::is_terminal)
+    });
+    if ctx.item_gate && finished {
+        return Ok(None);
+    }
     // Classify only the tasks whose rows will be written: unchanged ones keep their props.
     let (selected, _) = transform::select_tasks(&legacy, ctx);
     let to_classify: Vec<&load::Task> = selected
@@ -149,22 +157,22 @@ pub async fn migrate_project(
     );
     if ctx.dry_run {
         let counts = cs.counts(0, 0);
-        return Ok(ProjectOutcome {
+        return Ok(Some(ProjectOutcome {
             partial: cs.has_problems(),
             preview: Some(preview(&cs, &counts)),
             counts,
-        });
+        }));
     }
     let actor = match legacy.user.actor_id {
         Some(actor) => actor,
         None => write::ensure_actor(&mut *conn, &legacy.user).await?,
     };
     let stats = write::write(&mut *conn, &cs, ctx, actor, legacy.user.id).await?;
-    Ok(ProjectOutcome {
+    Ok(Some(ProjectOutcome {
         partial: cs.has_problems(),
         counts: cs.counts(stats.edges_inserted, stats.edges_deleted),
         preview: None,
-    })
+    }))
 }
 
 /// What a live run would write, per entity: action, type key, state; and the data problems.

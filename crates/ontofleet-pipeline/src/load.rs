@@ -174,6 +174,9 @@ pub struct LegacyProject {
     pub mappings: HashMap<(String, Uuid), Mapping>,
     /// Soft-deleted tasks of the project: references to them are excluded, not errors.
     pub deleted_task_ids: std::collections::HashSet<Uuid>,
+    /// Status of the run's item for this project, read by the load statement (so after the
+    /// project lock); `None` when there is no such item (a preview).
+    pub item_status: Option<String>,
 }
 
 /// The owner of a project.
@@ -215,6 +218,7 @@ WITH t AS (SELECT * FROM tasks WHERE project_id = $1 AND deleted_at IS NULL), \
      l AS (SELECT pt.id, pt.phase_id, pt.task_id, x.project_id AS phase_project_id \
              FROM phase_tasks pt JOIN phases x ON x.id = pt.phase_id WHERE pt.task_id IN (SELECT id FROM t)) \
 SELECT json_build_object( \
+  'item', (SELECT i.status FROM migration_run_items i WHERE i.run_id = $2 AND i.project_id = $1), \
   'project', (SELECT to_json(p) FROM projects p WHERE p.id = $1), \
   'user', (SELECT json_build_object('id', u.id, 'email', u.email, 'name', u.name, \
                     'actor_id', (SELECT a.id FROM onto_actors a WHERE a.user_id = u.id)) \
@@ -254,13 +258,16 @@ fn plain<T: serde::de::DeserializeOwned>(doc: &mut Value, key: &str) -> Result<T
         .map_err(|e| PipelineError::Unreadable(format!("{key}: {e}")))
 }
 
-/// Load a project and everything under it; `None` if the project no longer exists.
+/// Load a project and everything under it, with the status of `run_id`'s item for it; `None` if
+/// the project no longer exists.
 pub async fn load_project(
     conn: &mut PgConnection,
     project_id: Uuid,
+    run_id: Uuid,
 ) -> Result<Option<LegacyProject>, PipelineError> {
     let mut doc: Value = sqlx::query_scalar(LOAD_SQL)
         .bind(project_id)
+        .bind(run_id)
         .fetch_one(&mut *conn)
         .await?;
     let raw = doc
@@ -284,6 +291,7 @@ pub async fn load_project(
     let links: Vec<PhaseLink> = plain(&mut doc, "links")?;
     let mappings: Vec<Mapping> = plain(&mut doc, "mappings")?;
     let deleted: Vec<Uuid> = plain(&mut doc, "deleted")?;
+    let item_status: Option<String> = plain(&mut doc, "item")?;
     let mappings = mappings
         .into_iter()
         .map(|m| ((m.legacy_table.clone(), m.legacy_id), m))
@@ -297,5 +305,6 @@ pub async fn load_project(
         events,
         mappings,
         deleted_task_ids: deleted.into_iter().collect(),
+        item_status,
     }))
 }

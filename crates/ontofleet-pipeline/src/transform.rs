@@ -29,6 +29,10 @@ pub struct RunContext {
     pub fallback: bool,
     /// Preview only.
     pub dry_run: bool,
+    /// Stop before writing when the run's item for the project is missing or already terminal:
+    /// a duplicate execution that waited for the project lock finds the first one's outcome.
+    /// Workers set it; `run preview`, which has no item, does not.
+    pub item_gate: bool,
 }
 
 /// What the ledger decided for one entity.

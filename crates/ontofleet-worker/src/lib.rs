@@ -168,32 +168,16 @@ impl ProjectHandler {
         record: &AttemptRecord<'_>,
         t0: Instant,
     ) -> Result<Done, AttemptError> {
-        let mut tx = self.pool.begin().await?;
         // The worker's pool commits asynchronously: see `ontofleet_db::connect_worker`.
-        // The project lock, then the item row, in one statement: the row lock is taken above the
-        // join, after the advisory lock, so a duplicate execution waits for the first one and
-        // then finds the item terminal and stops here.
-        let status: Option<String> = sqlx::query_scalar(
-            "WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock($3)) \
-             SELECT i.status FROM l, migration_run_items i \
-              WHERE i.run_id = $1 AND i.project_id = $2 FOR UPDATE OF i",
-        )
-        .bind(run.id)
-        .bind(project_id)
-        .bind(ontofleet_pipeline::project_lock_key(project_id))
-        .fetch_optional(&mut *tx)
-        .await?;
-        if status.is_none_or(|s| s.parse::<ItemStatus>().is_ok_and(ItemStatus::is_terminal)) {
-            return Ok(Done::AlreadyTerminal);
-        }
-        match self.settings.faults.failing(project_id, record.attempt) {
-            None => {}
-            Some(FaultKind::Category(c)) => return Err(AttemptError::Injected(c)),
-            Some(FaultKind::Panic) => panic!("injected panic (faults.fail_kind = panic)"),
-            Some(FaultKind::Timeout) => {
-                tokio::time::sleep(self.settings.job_timeout + Duration::from_secs(1)).await;
-            }
-        }
+        // BEGIN and the project lock go in one round trip (a simple query; the key is an integer
+        // we format). A duplicate execution waits here for the first one; the load statement,
+        // whose snapshot is taken after the lock, then reads the item terminal and the pipeline
+        // stops before writing (`item_gate`).
+        let begin = format!(
+            "BEGIN; SELECT pg_advisory_xact_lock({})",
+            ontofleet_pipeline::project_lock_key(project_id)
+        );
+        let mut tx = self.pool.begin_with(sqlx::AssertSqlSafe(begin)).await?;
         let ctx = RunContext {
             run_id: run.id,
             reference_time: run.reference_time,
@@ -202,9 +186,23 @@ impl ProjectHandler {
                 .unwrap_or(false),
             fallback,
             dry_run: run.dry_run,
+            item_gate: true,
         };
-        let outcome =
-            ontofleet_pipeline::migrate_project(&mut tx, &self.pipeline, &ctx, project_id).await?;
+        let Some(outcome) =
+            ontofleet_pipeline::migrate_project(&mut tx, &self.pipeline, &ctx, project_id).await?
+        else {
+            return Ok(Done::AlreadyTerminal);
+        };
+        // Injected faults strike inside the transaction, after the pipeline's writes, which the
+        // failure then rolls back like a real one.
+        match self.settings.faults.failing(project_id, record.attempt) {
+            None => {}
+            Some(FaultKind::Category(c)) => return Err(AttemptError::Injected(c)),
+            Some(FaultKind::Panic) => panic!("injected panic (faults.fail_kind = panic)"),
+            Some(FaultKind::Timeout) => {
+                tokio::time::sleep(self.settings.job_timeout + Duration::from_secs(1)).await;
+            }
+        }
         if !self.settings.faults.delay.is_zero() {
             tokio::time::sleep(self.settings.faults.delay).await;
         }
