@@ -107,16 +107,12 @@ pub async fn migrate_project(
     ctx: &RunContext,
     project_id: Uuid,
 ) -> Result<Option<ProjectOutcome>, PipelineError> {
-    let legacy = load::load_project(&mut *conn, project_id, ctx.run_id)
-        .await?
-        .ok_or(PipelineError::ProjectGone(project_id))?;
-    let finished = legacy.item_status.as_deref().is_none_or(|s| {
-        s.parse::<ontofleet_core::ItemStatus>()
-            .is_ok_and(ontofleet_core::ItemStatus::is_terminal)
-    });
-    if ctx.item_gate && finished {
-        return Ok(None);
-    }
+    let legacy = match load::load_project(&mut *conn, project_id, ctx.run_id, ctx.item_gate).await?
+    {
+        load::Loaded::Project(legacy) => legacy,
+        load::Loaded::Gone => return Err(PipelineError::ProjectGone(project_id)),
+        load::Loaded::ItemFinished => return Ok(None),
+    };
     // Classify only the tasks whose rows will be written: unchanged ones keep their props.
     let (selected, _) = transform::select_tasks(&legacy, ctx);
     let to_classify: Vec<&load::Task> = selected

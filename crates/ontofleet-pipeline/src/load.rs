@@ -9,6 +9,8 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use ontofleet_core::ItemStatus;
+
 use crate::PipelineError;
 
 /// A legacy row: typed view plus the raw row for checksums.
@@ -174,9 +176,18 @@ pub struct LegacyProject {
     pub mappings: HashMap<(String, Uuid), Mapping>,
     /// Soft-deleted tasks of the project: references to them are excluded, not errors.
     pub deleted_task_ids: std::collections::HashSet<Uuid>,
-    /// Status of the run's item for this project, read by the load statement (so after the
-    /// project lock); `None` when there is no such item (a preview).
-    pub item_status: Option<String>,
+}
+
+/// What [`load_project`] found.
+#[derive(Debug, Clone)]
+pub enum Loaded {
+    /// The project and everything under it.
+    Project(Box<LegacyProject>),
+    /// The project no longer exists.
+    Gone,
+    /// With the item gate: the run's item for the project is missing or already terminal (read
+    /// by the load statement, so after the project lock). Nothing else was decoded.
+    ItemFinished,
 }
 
 /// The owner of a project.
@@ -258,13 +269,14 @@ fn plain<T: serde::de::DeserializeOwned>(doc: &mut Value, key: &str) -> Result<T
         .map_err(|e| PipelineError::Unreadable(format!("{key}: {e}")))
 }
 
-/// Load a project and everything under it, with the status of `run_id`'s item for it; `None` if
-/// the project no longer exists.
+/// Load a project and everything under it. With `item_gate`, first check `run_id`'s item for the
+/// project, and stop if it is missing or terminal.
 pub async fn load_project(
     conn: &mut PgConnection,
     project_id: Uuid,
     run_id: Uuid,
-) -> Result<Option<LegacyProject>, PipelineError> {
+    item_gate: bool,
+) -> Result<Loaded, PipelineError> {
     let mut doc: Value = sqlx::query_scalar(LOAD_SQL)
         .bind(project_id)
         .bind(run_id)
@@ -274,8 +286,17 @@ pub async fn load_project(
         .get_mut("project")
         .map(Value::take)
         .unwrap_or(Value::Null);
+    if item_gate {
+        let item: Option<String> = plain(&mut doc, "item")?;
+        if item
+            .as_deref()
+            .is_none_or(|s| s.parse::<ItemStatus>().is_ok_and(ItemStatus::is_terminal))
+        {
+            return Ok(Loaded::ItemFinished);
+        }
+    }
     if raw.is_null() {
-        return Ok(None);
+        return Ok(Loaded::Gone);
     }
     let project: Row<Project> = typed("projects", raw)?;
     let user: Option<User> = plain(&mut doc, "user")?;
@@ -291,12 +312,11 @@ pub async fn load_project(
     let links: Vec<PhaseLink> = plain(&mut doc, "links")?;
     let mappings: Vec<Mapping> = plain(&mut doc, "mappings")?;
     let deleted: Vec<Uuid> = plain(&mut doc, "deleted")?;
-    let item_status: Option<String> = plain(&mut doc, "item")?;
     let mappings = mappings
         .into_iter()
         .map(|m| ((m.legacy_table.clone(), m.legacy_id), m))
         .collect();
-    Ok(Some(LegacyProject {
+    Ok(Loaded::Project(Box::new(LegacyProject {
         project,
         user,
         phases,
@@ -305,6 +325,5 @@ pub async fn load_project(
         events,
         mappings,
         deleted_task_ids: deleted.into_iter().collect(),
-        item_status,
-    }))
+    })))
 }
