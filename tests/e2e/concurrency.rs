@@ -4,6 +4,8 @@
 //! the two jobs at the same time (each transaction is held open after its writes, so the
 //! executions overlap). The project's advisory lock serialises them: the first writes the
 //! project, the second finds every entity `unchanged` in the ledger and writes nothing.
+//! And one job delivered twice at once: the second execution finds the item terminal after the
+//! lock and stops before writing.
 
 use std::time::Duration;
 
@@ -217,6 +219,136 @@ async fn two_concurrent_executions_of_one_project_write_it_once() {
         .await,
         1,
         "every row written by one run"
+    );
+    for worker in [&mut a, &mut b] {
+        worker.kill().await.expect("stop worker");
+    }
+    db.drop_db().await;
+}
+
+/// A job delivered again while its first execution still runs (an orphan rescue of a worker that
+/// was only slow, a queue row reset by hand): both executions start an attempt, the second waits
+/// for the project lock, then reads the item terminal in the load statement and stops before
+/// writing — no second attempt row, no log row, nothing rewritten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_delivered_twice_at_once_writes_its_project_once() {
+    let db = prepared(
+        "redeliver",
+        &[
+            "--users",
+            "1",
+            "--projects-per-user",
+            "1",
+            "--tasks-per-project",
+            "8",
+            "--seed",
+            "23",
+        ],
+    )
+    .await;
+    let hold = "3000";
+    let slow = [("ONTOFLEET__FAULTS__DELAY_MS", hold)];
+    let mut a = db.spawn_worker("redeliva", 1, &slow);
+    let mut b = db.spawn_worker("redelivb", 1, &slow);
+    db.wait_workers(&["redeliva", "redelivb"], Duration::from_secs(30))
+        .await;
+    let project: Uuid = sqlx::query_scalar("SELECT id FROM projects WHERE status <> 'archived'")
+        .fetch_one(&db.pool)
+        .await
+        .expect("one live project");
+    let run = run_id(
+        &db.cli_ok(&["run", "start", "--project", &project.to_string()])
+            .await,
+    );
+
+    // The first execution is inside its transaction (item `running`, one attempt begun).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let job: String = loop {
+        let running: Option<String> = sqlx::query_scalar(
+            "SELECT job_id FROM migration_run_items WHERE run_id = $1 AND status = 'running' AND attempts = 1",
+        )
+        .bind(run)
+        .fetch_optional(&db.pool)
+        .await
+        .unwrap();
+        if let Some(job) = running {
+            break job;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Deliver it again, waking the idle worker as an insert would (apalis notifies only on
+    // INSERT; the worker's one-second poll is the fallback).
+    let reset: Option<String> = sqlx::query_scalar(
+        "WITH j AS (UPDATE apalis.jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL, run_at = now()
+                     WHERE id = $1 RETURNING id, job_type)
+         SELECT pg_notify('apalis::job::insert', json_build_object('job_type', job_type, 'id', id, 'run_at', now())::text)::text
+           FROM j",
+    )
+    .bind(&job)
+    .fetch_optional(&db.pool)
+    .await
+    .unwrap();
+    assert!(reset.is_some(), "queue row {job} reset");
+    assert_eq!(db.wait_run(run, RUN_TIMEOUT).await, "completed");
+    // The second execution began an attempt too (the item counts two), waited for the lock and
+    // stopped: wait until its queue row is finished before reading what it left.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (attempts, queue): (i32, String) = sqlx::query_as(
+            "SELECT i.attempts, j.status FROM migration_run_items i JOIN apalis.jobs j ON j.id = i.job_id
+              WHERE i.run_id = $1",
+        )
+        .bind(run)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        if attempts == 2 && queue == "Done" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "second execution not seen: attempts {attempts}, queue {queue}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let count = |sql: &'static str| db.count(sql);
+    assert_eq!(
+        count("SELECT count(*) FROM migration_attempts").await,
+        1,
+        "only the execution that wrote records an attempt"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM migration_run_items WHERE status = 'succeeded'").await,
+        1
+    );
+    assert_eq!(count("SELECT count(*) FROM onto_projects").await, 1);
+    let entities = count("SELECT count(*) FROM legacy_entity_mappings").await;
+    assert!(entities >= 2, "project and tasks mapped: {entities}");
+    assert_eq!(
+        count("SELECT count(*) FROM migration_log").await,
+        entities,
+        "one log row per entity, none from the second execution"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM onto_tasks").await
+            + count("SELECT count(*) FROM onto_projects").await
+            + count("SELECT count(*) FROM onto_plans").await
+            + count("SELECT count(*) FROM onto_events").await
+            + count("SELECT count(*) FROM onto_documents").await,
+        entities,
+        "one onto row per mapping"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM migration_runs WHERE succeeded_items = 1 AND total_items = 1")
+            .await,
+        1,
+        "counted once"
     );
     for worker in [&mut a, &mut b] {
         worker.kill().await.expect("stop worker");
