@@ -178,6 +178,28 @@ impl ProjectHandler {
             ontofleet_pipeline::project_lock_key(project_id)
         );
         let mut tx = self.pool.begin_with(sqlx::AssertSqlSafe(begin)).await?;
+        if let Some(kind) = self.settings.faults.failing(project_id, record.attempt) {
+            // Test only: an injected fault strikes inside the transaction, after the lock and
+            // before any write, and only an execution that would write (the item gate's check,
+            // made here by one more statement because faults are on).
+            let status: Option<String> = sqlx::query_scalar(
+                "SELECT status FROM migration_run_items WHERE run_id = $1 AND project_id = $2",
+            )
+            .bind(run.id)
+            .bind(project_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if status.is_none_or(|s| s.parse::<ItemStatus>().is_ok_and(ItemStatus::is_terminal)) {
+                return Ok(Done::AlreadyTerminal);
+            }
+            match kind {
+                FaultKind::Category(c) => return Err(AttemptError::Injected(c)),
+                FaultKind::Panic => panic!("injected panic (faults.fail_kind = panic)"),
+                FaultKind::Timeout => {
+                    tokio::time::sleep(self.settings.job_timeout + Duration::from_secs(1)).await;
+                }
+            }
+        }
         let ctx = RunContext {
             run_id: run.id,
             reference_time: run.reference_time,
@@ -193,16 +215,6 @@ impl ProjectHandler {
         else {
             return Ok(Done::AlreadyTerminal);
         };
-        // Injected faults strike inside the transaction, after the pipeline's writes, which the
-        // failure then rolls back like a real one.
-        match self.settings.faults.failing(project_id, record.attempt) {
-            None => {}
-            Some(FaultKind::Category(c)) => return Err(AttemptError::Injected(c)),
-            Some(FaultKind::Panic) => panic!("injected panic (faults.fail_kind = panic)"),
-            Some(FaultKind::Timeout) => {
-                tokio::time::sleep(self.settings.job_timeout + Duration::from_secs(1)).await;
-            }
-        }
         if !self.settings.faults.delay.is_zero() {
             tokio::time::sleep(self.settings.faults.delay).await;
         }
