@@ -26,7 +26,7 @@ lint: ## cargo fmt --check and clippy -D warnings
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-bench: ## Seed ≥ 50k tasks, migrate with 2 worker processes, print figures
+bench: ## 5 × (seed ≥ 50k tasks, migrate with 2 worker processes); print each run and the medians
 	$(CARGO) build --release --bin ontofleet
 	scripts/bench.sh
 
