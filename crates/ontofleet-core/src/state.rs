@@ -103,6 +103,12 @@ impl ItemStatus {
             Self::Succeeded | Self::Partial | Self::Failed | Self::Skipped | Self::Cancelled
         )
     }
+
+    /// Whether an execution that finds this stored status (`None`: the item row is missing)
+    /// must stop without writing: the item is gone or already terminal (a duplicate delivery).
+    pub fn stops_execution(stored: Option<&str>) -> bool {
+        stored.is_none_or(|s| s.parse::<Self>().is_ok_and(Self::is_terminal))
+    }
 }
 
 string_enum!(
@@ -142,5 +148,16 @@ mod tests {
         assert!(!ItemStatus::Retrying.is_terminal());
         assert!(RunStatus::CompletedWithErrors.is_terminal());
         assert!(!RunStatus::Cancelling.is_terminal());
+    }
+
+    #[test]
+    fn stored_statuses_that_stop_an_execution() {
+        assert!(ItemStatus::stops_execution(None));
+        assert!(ItemStatus::stops_execution(Some("succeeded")));
+        assert!(ItemStatus::stops_execution(Some("cancelled")));
+        assert!(!ItemStatus::stops_execution(Some("running")));
+        assert!(!ItemStatus::stops_execution(Some("retrying")));
+        // An unknown spelling is not terminal: the execution goes on, as before.
+        assert!(!ItemStatus::stops_execution(Some("done")));
     }
 }

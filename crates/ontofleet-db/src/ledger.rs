@@ -297,6 +297,8 @@ pub fn bind_attempt<'q, O>(
 
 /// Record one execution.
 pub async fn insert_attempt(conn: &mut PgConnection, a: &AttemptRecord<'_>) -> Result<(), DbError> {
+    // Through `query_as` (the id is returned and dropped) so that one binder serves this
+    // statement and the item commit's.
     let sql = format!("{INSERT_ATTEMPT_SQL} RETURNING id");
     let _id: (i64,) = bind_attempt(sqlx::query_as(sqlx::AssertSqlSafe(sql)), a)
         .fetch_one(conn)

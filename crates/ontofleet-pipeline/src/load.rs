@@ -288,10 +288,7 @@ pub async fn load_project(
         .unwrap_or(Value::Null);
     if item_gate {
         let item: Option<String> = plain(&mut doc, "item")?;
-        if item
-            .as_deref()
-            .is_none_or(|s| s.parse::<ItemStatus>().is_ok_and(ItemStatus::is_terminal))
-        {
+        if ItemStatus::stops_execution(item.as_deref()) {
             return Ok(Loaded::ItemFinished);
         }
     }

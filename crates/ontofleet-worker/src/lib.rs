@@ -189,7 +189,7 @@ impl ProjectHandler {
             .bind(project_id)
             .fetch_optional(&mut *tx)
             .await?;
-            if status.is_none_or(|s| s.parse::<ItemStatus>().is_ok_and(ItemStatus::is_terminal)) {
+            if ItemStatus::stops_execution(status.as_deref()) {
                 return Ok(Done::AlreadyTerminal);
             }
             match kind {
