@@ -84,6 +84,9 @@ pub struct SeedArgs {
     /// Add the edge cases of SPEC §4.5–4.7.
     #[arg(long)]
     pub bad_rows: bool,
+    /// Also add one user with one active project of N tasks (`make bench-scale`'s giant project).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub giant_project_tasks: u32,
     /// Delete legacy, ontology, ledger and queue data first.
     #[arg(long)]
     pub reset: bool,

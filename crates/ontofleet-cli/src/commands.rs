@@ -180,6 +180,7 @@ async fn seed(cli: &Cli, settings: &Settings, args: &SeedArgs) -> Result<(), Cli
         tasks_per_project: args.tasks_per_project,
         seed: args.seed,
         bad_rows: args.bad_rows,
+        giant_project_tasks: args.giant_project_tasks,
     };
     let started = Instant::now();
     let report = ontofleet_seed::seed(&pool, &opts).await.map_err(|e| {
@@ -321,7 +322,8 @@ async fn run_preview(cli: &Cli, settings: &Settings, args: &PreviewArgs) -> Resu
             .await
             .map_err(|e| CliError::runtime(format!("cannot load the templates: {e}")))?,
     )
-    .day_first(settings.pipeline.day_first);
+    .day_first(settings.pipeline.day_first)
+    .chunk_tasks(settings.pipeline.chunk_tasks);
     let mut ctx = RunContext {
         run_id: Uuid::nil(),
         reference_time,
@@ -984,6 +986,7 @@ async fn worker(settings: &Settings, args: &WorkerArgs) -> Result<(), CliError> 
         lease: Duration::from_secs(settings.lock.lease_secs),
         faults,
         day_first: settings.pipeline.day_first,
+        chunk_tasks: settings.pipeline.chunk_tasks,
     };
     if handler.faults.any() {
         tracing::warn!(faults = ?handler.faults, "fault injection enabled (test only)");

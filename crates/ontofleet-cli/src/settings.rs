@@ -28,6 +28,7 @@ pub struct Settings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct PipelineSettings {
     pub day_first: bool,
+    pub chunk_tasks: usize,
 }
 
 /// Test-only fault injection; off unless configured.

@@ -11,8 +11,8 @@ pub mod pool;
 
 pub use error::{DbError, category_of};
 pub use migrate::{
-    MIGRATOR, MigrationState, migrate_all, migration_status, refresh_stats_if_present,
-    reset_app_data,
+    LEGACY_TABLES, MIGRATOR, MigrationState, migrate_all, migration_status,
+    refresh_stats_if_present, reset_app_data,
 };
 pub use pool::{DbSettings, connect, connect_worker};
 

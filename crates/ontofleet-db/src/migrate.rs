@@ -14,8 +14,9 @@ use crate::DbError;
 /// The app migrations (ontology, ledger, templates, stats views).
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 
-/// Legacy tables the app schema reads; they must exist before `db migrate`.
-const LEGACY_TABLES: [&str; 7] = [
+/// The legacy tables (in `public`) the app schema and the pipeline read; they must exist before
+/// `db migrate`.
+pub const LEGACY_TABLES: [&str; 7] = [
     "users",
     "projects",
     "phases",

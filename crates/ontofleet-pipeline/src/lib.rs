@@ -23,7 +23,7 @@ use uuid::Uuid;
 use crate::classify::{Classifier, ClassifyError, RulesClassifier, TaskText};
 use crate::templates::TemplateCatalog;
 pub use crate::transform::RunContext;
-use crate::transform::{ChangeSet, ledger_action};
+use crate::transform::{EdgeCounts, ProjectPlan, Tally, TaskBatch};
 
 /// Errors that fail the whole project (entity-level problems are not errors).
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +62,14 @@ pub struct Pipeline {
     pub classifier: Arc<dyn Classifier>,
     /// How all-numeric dates in descriptions are read (`pipeline.day_first`).
     pub date_order: infer::DateOrder,
+    /// Tasks read, transformed and written at once (`pipeline.chunk_tasks`): a project's
+    /// memory is bounded by this, whatever its size.
+    pub chunk_tasks: usize,
 }
+
+/// Default of [`Pipeline::chunk_tasks`]: big enough that nearly every project is one load and
+/// one write statement, small enough that a chunk's rows take a few megabytes.
+pub const DEFAULT_CHUNK_TASKS: usize = 1_000;
 
 impl Pipeline {
     /// A pipeline with the embedded rules classifier.
@@ -71,7 +78,14 @@ impl Pipeline {
             catalog: Arc::new(catalog),
             classifier: Arc::new(RulesClassifier),
             date_order: infer::DateOrder::MonthFirst,
+            chunk_tasks: DEFAULT_CHUNK_TASKS,
         }
+    }
+
+    /// Process at most `n` tasks at once.
+    pub fn chunk_tasks(mut self, n: usize) -> Self {
+        self.chunk_tasks = n.max(1);
+        self
     }
 
     /// Read all-numeric dates day first (`20/06/2026`) instead of month first.
@@ -101,29 +115,98 @@ pub use ontofleet_core::project_lock_key;
 /// Migrate (or, with `ctx.dry_run`, preview) one project inside the caller's transaction.
 /// The caller holds the advisory lock of [`project_lock_key`] and commits. `Ok(None)`: with
 /// `ctx.item_gate`, the run's item was missing or already terminal, and nothing was written.
+///
+/// The project is planned from its outline, then its tasks are read, classified, transformed and
+/// written a chunk at a time ([`Pipeline::chunk_tasks`]), all in the caller's transaction.
 pub async fn migrate_project(
     conn: &mut PgConnection,
     pipeline: &Pipeline,
     ctx: &RunContext,
     project_id: Uuid,
 ) -> Result<Option<ProjectOutcome>, PipelineError> {
-    let legacy = match load::load_project(&mut *conn, project_id, ctx.run_id, ctx.item_gate).await?
+    let loaded = match load::load_project(
+        &mut *conn,
+        project_id,
+        ctx.run_id,
+        ctx.item_gate,
+        pipeline.chunk_tasks,
+    )
+    .await?
     {
-        load::Loaded::Project(legacy) => legacy,
+        load::Loaded::Project(loaded) => loaded,
         load::Loaded::Gone => return Err(PipelineError::ProjectGone(project_id)),
         load::Loaded::ItemFinished => return Ok(None),
     };
-    // Classify only the tasks whose rows will be written: unchanged ones keep their props.
-    let (selected, _) = transform::select_tasks(&legacy, ctx);
-    let to_classify: Vec<&load::Task> = selected
-        .iter()
-        .filter(|t| {
-            ledger_action(&legacy.mappings, "tasks", t.data.id, &t.checksum)
-                .0
-                .writes()
+    let load::LoadedProject { outline, mut rows } = *loaded;
+    let plan = transform::plan_project(&outline, ctx, &pipeline.catalog, pipeline.date_order);
+    let mut tally = Tally::default();
+    tally.entities("project", std::slice::from_ref(&plan.project));
+    tally.entities("document", plan.document.as_slice());
+    tally.entities("plan", &plan.plans);
+    tally.problems(&plan.problems);
+    let mut edges = EdgeCounts {
+        desired: plan.edges.len(),
+        ..EdgeCounts::default()
+    };
+    let mut preview = ctx.dry_run.then(|| Preview::new(&plan));
+    let mut writer = if ctx.dry_run {
+        None
+    } else {
+        let actor = match outline.user.actor_id {
+            Some(actor) => actor,
+            None => write::ensure_actor(&mut *conn, &outline.user).await?,
+        };
+        let (missing, deleted) = write::diff_edges(&mut *conn, &plan).await?;
+        edges.inserted = missing.len();
+        edges.deleted = deleted;
+        Some(Writer {
+            owner: write::Owner {
+                project_onto: plan.project.onto_id,
+                project_legacy: plan.project.legacy_id,
+                actor,
+                user_id: outline.user.id,
+            },
+            chunks_left: outline.tasks.len().div_ceil(pipeline.chunk_tasks).max(1),
+            missing,
+            first: true,
         })
-        .map(|t| &t.data)
-        .collect();
+    };
+    while let Some(chunk) = rows.next(&mut *conn).await? {
+        let batch = transform_chunk(pipeline, ctx, &outline, &plan, &chunk).await?;
+        drop(chunk);
+        tally.entities("task", &batch.tasks);
+        tally.entities("event", &batch.events);
+        tally.problems(&batch.problems);
+        if let Some(preview) = preview.as_mut() {
+            preview.add(&batch);
+        }
+        if let Some(writer) = writer.as_mut() {
+            writer.write(&mut *conn, &plan, &batch, ctx).await?;
+        }
+    }
+    if let Some(writer) = writer.as_mut() {
+        // A project without task rows (or whose edges outnumber the chunks' shares) still
+        // writes its project-level rows and remaining edges.
+        writer.finish(&mut *conn, &plan, ctx).await?;
+    }
+    let counts = tally.to_json(&edges, plan.skipped_completed);
+    Ok(Some(ProjectOutcome {
+        partial: tally.has_problems(),
+        preview: preview.map(|p| p.finish(&plan, &counts)),
+        counts,
+    }))
+}
+
+/// Classify and transform one chunk of task rows.
+async fn transform_chunk(
+    pipeline: &Pipeline,
+    ctx: &RunContext,
+    outline: &load::Outline,
+    plan: &ProjectPlan,
+    chunk: &load::Chunk,
+) -> Result<TaskBatch, PipelineError> {
+    // Classify only the tasks whose rows will be written: unchanged ones keep their props.
+    let to_classify = transform::tasks::tasks_to_write(plan, &outline.mappings, chunk);
     let texts: Vec<TaskText<'_>> = to_classify
         .iter()
         .map(|t| TaskText {
@@ -144,55 +227,131 @@ pub async fn migrate_project(
         .map(|t| t.id)
         .zip(classifications)
         .collect();
-    let cs = transform::build(
-        &legacy,
+    Ok(transform::build_tasks(
+        plan,
+        &outline.mappings,
+        chunk,
         ctx,
         &pipeline.catalog,
         &classified,
         pipeline.date_order,
-    );
-    if ctx.dry_run {
-        let counts = cs.counts(0, 0);
-        return Ok(Some(ProjectOutcome {
-            partial: cs.has_problems(),
-            preview: Some(preview(&cs, &counts)),
-            counts,
-        }));
+    ))
+}
+
+/// Writes a project batch by batch: the project-level rows and the stale-edge deletion with the
+/// first, the missing edges spread evenly over the batches so no statement carries them all.
+struct Writer<'p> {
+    owner: write::Owner,
+    chunks_left: usize,
+    missing: Vec<&'p transform::Edge>,
+    first: bool,
+}
+
+impl<'p> Writer<'p> {
+    async fn write(
+        &mut self,
+        conn: &mut PgConnection,
+        plan: &'p ProjectPlan,
+        batch: &TaskBatch,
+        ctx: &RunContext,
+    ) -> Result<(), sqlx::Error> {
+        let share = self.missing.len().div_ceil(self.chunks_left.max(1));
+        let edges: Vec<&transform::Edge> = self
+            .missing
+            .drain(..share.min(self.missing.len()))
+            .collect();
+        self.chunks_left = self.chunks_left.saturating_sub(1);
+        let first = std::mem::take(&mut self.first);
+        let problems: Vec<transform::Problem>;
+        let problems = if first {
+            problems = plan
+                .problems
+                .iter()
+                .chain(&batch.problems)
+                .cloned()
+                .collect();
+            &problems[..]
+        } else {
+            &batch.problems[..]
+        };
+        let out = write::Batch {
+            project: first.then_some(&plan.project),
+            document: if first { plan.document.as_ref() } else { None },
+            plans: if first { &plan.plans } else { &[] },
+            tasks: &batch.tasks,
+            events: &batch.events,
+            problems,
+            edges: &edges,
+        };
+        write::write_batch(conn, &out, &self.owner, ctx).await
     }
-    let actor = match legacy.user.actor_id {
-        Some(actor) => actor,
-        None => write::ensure_actor(&mut *conn, &legacy.user).await?,
-    };
-    let stats = write::write(&mut *conn, &cs, ctx, actor, legacy.user.id).await?;
-    Ok(Some(ProjectOutcome {
-        partial: cs.has_problems(),
-        counts: cs.counts(stats.edges_inserted, stats.edges_deleted),
-        preview: None,
-    }))
+
+    async fn finish(
+        &mut self,
+        conn: &mut PgConnection,
+        plan: &'p ProjectPlan,
+        ctx: &RunContext,
+    ) -> Result<(), sqlx::Error> {
+        if self.first || !self.missing.is_empty() {
+            self.chunks_left = 1;
+            self.write(conn, plan, &TaskBatch::default(), ctx).await?;
+        }
+        Ok(())
+    }
 }
 
 /// What a live run would write, per entity: action, type key, state; and the data problems.
-pub fn preview(cs: &ChangeSet, counts: &Value) -> Value {
+/// Built up batch by batch; only the first [`Preview::MAX_LISTED`] plans and tasks are listed.
+struct Preview {
+    tasks: Vec<Value>,
+    events: usize,
+    problems: Vec<Value>,
+}
+
+impl Preview {
     const MAX_LISTED: usize = 200;
-    json!({
-        "project": {
-            "legacy_id": cs.project.legacy_id, "name": cs.project.row.name, "action": cs.project.action.as_str(),
-            "type_key": cs.project.row.type_key, "state_key": cs.project.row.state_key,
-            "facets": {"context": cs.project.row.facet_context, "scale": cs.project.row.facet_scale, "stage": cs.project.row.facet_stage},
-        },
-        "counts": counts,
-        "plans": cs.plans.iter().take(MAX_LISTED).map(|p| json!({
-            "legacy_id": p.legacy_id, "name": p.row.name, "action": p.action.as_str(), "state_key": p.row.state_key,
-        })).collect::<Vec<_>>(),
-        "tasks": cs.tasks.iter().take(MAX_LISTED).map(|t| json!({
+
+    fn new(plan: &ProjectPlan) -> Self {
+        Self {
+            tasks: Vec::new(),
+            events: 0,
+            problems: plan.problems.iter().map(problem_json).collect(),
+        }
+    }
+
+    fn add(&mut self, batch: &TaskBatch) {
+        let room = Self::MAX_LISTED.saturating_sub(self.tasks.len());
+        self.tasks.extend(batch.tasks.iter().take(room).map(|t| json!({
             "legacy_id": t.legacy_id, "title": t.row.title.chars().take(120).collect::<String>(),
             "action": t.action.as_str(), "type_key": t.row.type_key, "state_key": t.row.state_key, "priority": t.row.priority,
-        })).collect::<Vec<_>>(),
-        "events": cs.events.len(),
-        "edges": cs.edges.len(),
-        "problems": cs.problems.iter().map(|p| json!({
-            "entity_type": p.entity_type, "legacy_id": p.legacy_id, "status": p.status,
-            "category": p.category.as_str(), "message": p.message,
-        })).collect::<Vec<_>>(),
+        })));
+        self.events += batch.events.len();
+        self.problems
+            .extend(batch.problems.iter().map(problem_json));
+    }
+
+    fn finish(self, plan: &ProjectPlan, counts: &Value) -> Value {
+        json!({
+            "project": {
+                "legacy_id": plan.project.legacy_id, "name": plan.project.row.name, "action": plan.project.action.as_str(),
+                "type_key": plan.project.row.type_key, "state_key": plan.project.row.state_key,
+                "facets": {"context": plan.project.row.facet_context, "scale": plan.project.row.facet_scale, "stage": plan.project.row.facet_stage},
+            },
+            "counts": counts,
+            "plans": plan.plans.iter().take(Self::MAX_LISTED).map(|p| json!({
+                "legacy_id": p.legacy_id, "name": p.row.name, "action": p.action.as_str(), "state_key": p.row.state_key,
+            })).collect::<Vec<_>>(),
+            "tasks": self.tasks,
+            "events": self.events,
+            "edges": plan.edges.len(),
+            "problems": self.problems,
+        })
+    }
+}
+
+fn problem_json(p: &transform::Problem) -> Value {
+    json!({
+        "entity_type": p.entity_type, "legacy_id": p.legacy_id, "status": p.status,
+        "category": p.category.as_str(), "message": p.message,
     })
 }

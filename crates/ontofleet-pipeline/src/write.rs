@@ -2,7 +2,7 @@
 //! and action (`INSERT … SELECT FROM unnest(…)`, `UPDATE … FROM unnest(…)`), never a statement
 //! per row.
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -10,17 +10,42 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::transform::{
-    Action, ChangeSet, DERIVED_RELS, DocumentRow, Edge, Entity, EventRow, PlanRow, ProjectRow,
-    RunContext, SyncRow, TaskRow,
+    Action, DERIVED_RELS, DocumentRow, Edge, Entity, EventRow, PlanRow, Problem, ProjectPlan,
+    ProjectRow, RunContext, SyncRow, TaskRow,
 };
 
-/// What the writer did beyond the entity rows.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct WriteStats {
-    /// Edges inserted.
-    pub edges_inserted: usize,
-    /// Edges deleted (no longer derived from the legacy data).
-    pub edges_deleted: usize,
+/// One write statement's worth of a project: the project-level entities come with the first
+/// batch only; every batch carries a chunk's tasks and events, its problems, and a share of the
+/// missing edges.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch<'a> {
+    /// The project (first batch only).
+    pub project: Option<&'a Entity<ProjectRow>>,
+    /// The context document (first batch only).
+    pub document: Option<&'a Entity<DocumentRow>>,
+    /// Plans (first batch only).
+    pub plans: &'a [Entity<PlanRow>],
+    /// Tasks of the chunk.
+    pub tasks: &'a [Entity<TaskRow>],
+    /// Events of the chunk.
+    pub events: &'a [Entity<EventRow>],
+    /// Problems to log.
+    pub problems: &'a [Problem],
+    /// Edges to insert.
+    pub edges: &'a [&'a Edge],
+}
+
+/// Who and what a project's rows belong to.
+#[derive(Debug, Clone, Copy)]
+pub struct Owner {
+    /// Onto id of the project (the `project_id` of its child rows).
+    pub project_onto: Uuid,
+    /// Legacy project id.
+    pub project_legacy: Uuid,
+    /// Actor that creates the rows.
+    pub actor: Uuid,
+    /// Legacy user of the log rows.
+    pub user_id: Uuid,
 }
 
 /// Create the actor of a legacy user if needed and return its id. A user without a name gets
@@ -67,29 +92,23 @@ pub async fn ensure_actor(
     }
 }
 
-/// Write every entity, edge, mapping and log row of the change set.
-///
-/// Resynced rows are updated in place first (rare: legacy rows that changed since the last run),
-/// then everything new — inserted and recreated rows, sync rows, missing edges, mappings and
-/// log rows — goes in [`INSERT_SQL`], one statement. A first migration of a project is that one
-/// statement: per-statement round trips, not rows, are what a project costs.
-pub async fn write(
+/// Write one batch: resynced rows are updated in place first (rare: legacy rows that changed
+/// since the last run), then everything new — inserted and recreated rows, sync rows, edges,
+/// mappings and log rows — goes in [`INSERT_SQL`], one statement. A first migration of an
+/// ordinary project is that one statement: per-statement round trips, not rows, are what a
+/// project costs.
+pub async fn write_batch(
     conn: &mut PgConnection,
-    cs: &ChangeSet,
+    batch: &Batch<'_>,
+    owner: &Owner,
     ctx: &RunContext,
-    actor: Uuid,
-    user_id: Uuid,
-) -> Result<WriteStats, sqlx::Error> {
-    update_resynced(conn, cs).await?;
-    let (missing_edges, edges_deleted) = diff_edges(conn, cs).await?;
-    let rows = written(cs);
-    if !rows.is_empty() || !missing_edges.is_empty() || !cs.problems.is_empty() {
-        insert_new(conn, cs, &missing_edges, &rows, ctx, actor, user_id).await?;
+) -> Result<(), sqlx::Error> {
+    update_resynced(conn, batch, owner).await?;
+    let rows = written(batch);
+    if !rows.is_empty() || !batch.edges.is_empty() || !batch.problems.is_empty() {
+        insert_new(conn, batch, &rows, owner, ctx).await?;
     }
-    Ok(WriteStats {
-        edges_inserted: missing_edges.len(),
-        edges_deleted,
-    })
+    Ok(())
 }
 
 fn fresh<T>(e: &Entity<T>) -> bool {
@@ -149,27 +168,26 @@ SELECT $56, $57, u.et, u.op, u.lt, u.li, u.ot, u.oi, u.st, u.ec, u.em, \
 /// Execute [`INSERT_SQL`] for the change set's new rows and its ledger rows.
 async fn insert_new(
     conn: &mut PgConnection,
-    cs: &ChangeSet,
-    edges: &[&Edge],
+    batch: &Batch<'_>,
     rows: &[Written<'_>],
+    owner: &Owner,
     ctx: &RunContext,
-    actor: Uuid,
-    user_id: Uuid,
 ) -> Result<(), sqlx::Error> {
+    let edges = batch.edges;
     let project: Vec<&Entity<ProjectRow>> =
-        std::iter::once(&cs.project).filter(|e| fresh(e)).collect();
-    let docs: Vec<&Entity<DocumentRow>> = cs.document.iter().filter(|e| fresh(e)).collect();
-    let plans: Vec<&Entity<PlanRow>> = cs.plans.iter().filter(|e| fresh(e)).collect();
-    let tasks: Vec<&Entity<TaskRow>> = cs.tasks.iter().filter(|e| fresh(e)).collect();
-    let events: Vec<&Entity<EventRow>> = cs.events.iter().filter(|e| fresh(e)).collect();
+        batch.project.into_iter().filter(|e| fresh(e)).collect();
+    let docs: Vec<&Entity<DocumentRow>> = batch.document.into_iter().filter(|e| fresh(e)).collect();
+    let plans: Vec<&Entity<PlanRow>> = batch.plans.iter().filter(|e| fresh(e)).collect();
+    let tasks: Vec<&Entity<TaskRow>> = batch.tasks.iter().filter(|e| fresh(e)).collect();
+    let events: Vec<&Entity<EventRow>> = batch.events.iter().filter(|e| fresh(e)).collect();
     // Sync rows of every written event: a resynced event's were deleted by `update_resynced`.
-    let syncs: Vec<(Uuid, &SyncRow)> = cs
+    let syncs: Vec<(Uuid, &SyncRow)> = batch
         .events
         .iter()
         .filter(|e| e.action.writes())
         .filter_map(|e| e.row.sync.as_ref().map(|s| (e.onto_id, s)))
         .collect();
-    let log = LogRows::new(cs, rows);
+    let log = LogRows::new(batch.problems, rows);
     sqlx::query(INSERT_SQL)
         // p: $1–$11, actor $12, project onto id $13
         .bind(project.iter().map(|e| e.onto_id).collect::<Vec<_>>())
@@ -213,8 +231,8 @@ async fn insert_new(
         )
         .bind(project.iter().map(|e| e.row.start_at).collect::<Vec<_>>())
         .bind(project.iter().map(|e| e.row.end_at).collect::<Vec<_>>())
-        .bind(actor)
-        .bind(cs.project.onto_id)
+        .bind(owner.actor)
+        .bind(owner.project_onto)
         // d: $14–$16
         .bind(docs.iter().map(|e| e.onto_id).collect::<Vec<_>>())
         .bind(
@@ -325,9 +343,9 @@ async fn insert_new(
         .bind(rows.iter().map(|r| r.type_key).collect::<Vec<_>>())
         // run $56, user $57, fallback $58, legacy project $59, log $60–$69
         .bind(ctx.run_id)
-        .bind(user_id)
+        .bind(owner.user_id)
         .bind(ctx.fallback)
-        .bind(cs.project.legacy_id)
+        .bind(owner.project_legacy)
         .bind(log.entity_type)
         .bind(log.operation)
         .bind(log.legacy_table)
@@ -360,8 +378,8 @@ struct LogRows<'a> {
 }
 
 impl<'a> LogRows<'a> {
-    fn new(cs: &'a ChangeSet, rows: &[Written<'a>]) -> Self {
-        let n = rows.len() + cs.problems.len();
+    fn new(problems: &'a [Problem], rows: &[Written<'a>]) -> Self {
+        let n = rows.len() + problems.len();
         let mut log = Self {
             entity_type: Vec::with_capacity(n),
             operation: Vec::with_capacity(n),
@@ -386,7 +404,7 @@ impl<'a> LogRows<'a> {
             log.message.push(None);
             log.type_key.push(r.type_key);
         }
-        for p in &cs.problems {
+        for p in problems {
             log.entity_type.push(p.entity_type);
             log.operation.push("skip");
             log.legacy_table.push(p.legacy_table);
@@ -404,16 +422,20 @@ impl<'a> LogRows<'a> {
 
 /// Update the resynced rows in place (same onto id) and drop the sync rows of resynced events
 /// (re-derived by [`insert_new`]).
-async fn update_resynced(conn: &mut PgConnection, cs: &ChangeSet) -> Result<(), sqlx::Error> {
+async fn update_resynced(
+    conn: &mut PgConnection,
+    batch: &Batch<'_>,
+    owner: &Owner,
+) -> Result<(), sqlx::Error> {
     let resync = |a: Action| a == Action::Resync;
-    if resync(cs.project.action) {
-        let r = &cs.project.row;
+    if let Some(project) = batch.project.filter(|p| resync(p.action)) {
+        let r = &project.row;
         sqlx::query(
             "UPDATE onto_projects SET name = $2, description = $3, type_key = $4, state_key = $5, props = $6, \
              facet_context = $7, facet_scale = $8, facet_stage = $9, start_at = $10, end_at = $11, updated_at = now() \
              WHERE id = $1",
         )
-        .bind(cs.project.onto_id)
+        .bind(project.onto_id)
         .bind(&r.name)
         .bind(&r.description)
         .bind(&r.type_key)
@@ -427,8 +449,12 @@ async fn update_resynced(conn: &mut PgConnection, cs: &ChangeSet) -> Result<(), 
         .execute(&mut *conn)
         .await?;
     }
-    let project_id = cs.project.onto_id;
-    let docs: Vec<_> = cs.document.iter().filter(|e| resync(e.action)).collect();
+    let project_id = owner.project_onto;
+    let docs: Vec<&Entity<DocumentRow>> = batch
+        .document
+        .into_iter()
+        .filter(|e| resync(e.action))
+        .collect();
     if !docs.is_empty() {
         sqlx::query(
             "UPDATE onto_documents o SET title = u.title, props = u.props, updated_at = now() \
@@ -446,7 +472,7 @@ async fn update_resynced(conn: &mut PgConnection, cs: &ChangeSet) -> Result<(), 
         .execute(&mut *conn)
         .await?;
     }
-    let plans: Vec<_> = cs.plans.iter().filter(|e| resync(e.action)).collect();
+    let plans: Vec<_> = batch.plans.iter().filter(|e| resync(e.action)).collect();
     if !plans.is_empty() {
         sqlx::query(
             "UPDATE onto_plans o SET name = u.name, type_key = u.tk, state_key = u.sk, props = u.props, updated_at = now() \
@@ -462,7 +488,7 @@ async fn update_resynced(conn: &mut PgConnection, cs: &ChangeSet) -> Result<(), 
         .execute(&mut *conn)
         .await?;
     }
-    let tasks: Vec<_> = cs.tasks.iter().filter(|e| resync(e.action)).collect();
+    let tasks: Vec<_> = batch.tasks.iter().filter(|e| resync(e.action)).collect();
     if !tasks.is_empty() {
         sqlx::query(
             "UPDATE onto_tasks o SET title = u.title, type_key = u.tk, state_key = u.sk, priority = u.pr, due_at = u.due, \
@@ -482,7 +508,7 @@ async fn update_resynced(conn: &mut PgConnection, cs: &ChangeSet) -> Result<(), 
         .execute(&mut *conn)
         .await?;
     }
-    let events: Vec<_> = cs.events.iter().filter(|e| resync(e.action)).collect();
+    let events: Vec<_> = batch.events.iter().filter(|e| resync(e.action)).collect();
     if !events.is_empty() {
         sqlx::query(
             "WITH s AS (DELETE FROM onto_event_sync WHERE event_id = ANY($1)) \
@@ -509,49 +535,50 @@ async fn update_resynced(conn: &mut PgConnection, cs: &ChangeSet) -> Result<(), 
 }
 
 /// Diff the project's derived edges against the desired set: delete the ones the legacy data no
-/// longer implies and return the missing ones (inserted by [`write_ledger`]) with the number
-/// deleted. Unchanged data writes nothing.
-async fn diff_edges<'a>(
+/// longer implies and return the missing ones (inserted with the batches) with the number
+/// deleted. Unchanged data writes nothing. Existing edges are streamed and kept as compact
+/// [`Edge`]s, so a big project's diff costs one edge set of memory, not a copy per string.
+pub async fn diff_edges<'a>(
     conn: &mut PgConnection,
-    cs: &'a ChangeSet,
+    plan: &'a ProjectPlan,
 ) -> Result<(Vec<&'a Edge>, usize), sqlx::Error> {
-    let existing: Vec<(Uuid, String, Uuid, String, String, Uuid)> = if cs.all_fresh() {
-        Vec::new()
-    } else {
-        sqlx::query_as(
+    use futures::TryStreamExt;
+
+    let mut present: HashSet<Edge> = HashSet::new();
+    let mut stale: Vec<Uuid> = Vec::new();
+    if !plan.all_fresh() {
+        let mut rows = sqlx::query_as::<_, (Uuid, String, Uuid, String, String, Uuid)>(
             "SELECT id, src_kind, src_id, rel, dst_kind, dst_id FROM onto_edges WHERE src_id = ANY($1) AND rel = ANY($2)",
         )
-        .bind(cs.onto_ids())
+        .bind(plan.onto_ids())
         .bind(&DERIVED_RELS[..])
-        .fetch_all(&mut *conn)
-        .await?
-    };
-    let key = |e: &Edge| {
-        (
-            e.src_kind.to_owned(),
-            e.src_id,
-            e.rel.to_owned(),
-            e.dst_kind.to_owned(),
-            e.dst_id,
-        )
-    };
-    let desired: BTreeSet<_> = cs.edges.iter().map(key).collect();
-    let present: BTreeSet<_> = existing
-        .iter()
-        .map(|(_, sk, s, r, dk, d)| (sk.clone(), *s, r.clone(), dk.clone(), *d))
-        .collect();
-    let stale: Vec<Uuid> = existing
-        .iter()
-        .filter(|(_, sk, s, r, dk, d)| {
-            !desired.contains(&(sk.clone(), *s, r.clone(), dk.clone(), *d))
-        })
-        .map(|(id, ..)| *id)
-        .collect();
-    let missing: Vec<&Edge> = cs
-        .edges
-        .iter()
-        .filter(|e| !present.contains(&key(e)))
-        .collect();
+        .fetch(&mut *conn);
+        while let Some((id, src_kind, src_id, rel, dst_kind, dst_id)) = rows.try_next().await? {
+            let edge = match (
+                kind(&src_kind),
+                DERIVED_RELS.iter().find(|r| **r == rel),
+                kind(&dst_kind),
+            ) {
+                (Some(src_kind), Some(rel), Some(dst_kind)) => Edge {
+                    src_kind,
+                    src_id,
+                    rel,
+                    dst_kind,
+                    dst_id,
+                },
+                _ => {
+                    stale.push(id);
+                    continue;
+                }
+            };
+            if plan.edges.contains(&edge) {
+                present.insert(edge);
+            } else {
+                stale.push(id);
+            }
+        }
+    }
+    let missing: Vec<&Edge> = plan.edges.iter().filter(|e| !present.contains(e)).collect();
     if !stale.is_empty() {
         sqlx::query("DELETE FROM onto_edges WHERE id = ANY($1)")
             .bind(&stale)
@@ -559,6 +586,13 @@ async fn diff_edges<'a>(
             .await?;
     }
     Ok((missing, stale.len()))
+}
+
+/// The entity kinds edges connect.
+const KINDS: [&str; 5] = ["project", "document", "plan", "task", "event"];
+
+fn kind(s: &str) -> Option<&'static str> {
+    KINDS.iter().find(|k| **k == s).copied()
 }
 
 /// One written entity, flattened for the ledger statements.
@@ -573,7 +607,7 @@ struct Written<'a> {
     type_key: Option<&'a str>,
 }
 
-fn written(cs: &ChangeSet) -> Vec<Written<'_>> {
+fn written<'a>(batch: &Batch<'a>) -> Vec<Written<'a>> {
     fn each<'a, T>(
         out: &mut Vec<Written<'a>>,
         entities: impl IntoIterator<Item = &'a Entity<T>>,
@@ -597,23 +631,23 @@ fn written(cs: &ChangeSet) -> Vec<Written<'_>> {
         }
     }
     let mut out = Vec::new();
-    each(&mut out, [&cs.project], "project", "onto_projects", |r| {
+    each(&mut out, batch.project, "project", "onto_projects", |r| {
         Some(r.type_key.as_str())
     });
     each(
         &mut out,
-        cs.document.iter(),
+        batch.document,
         "document",
         "onto_documents",
         |_| Some("document.context.project"),
     );
-    each(&mut out, &cs.plans, "phase", "onto_plans", |r| {
+    each(&mut out, batch.plans, "phase", "onto_plans", |r| {
         Some(r.type_key.as_str())
     });
-    each(&mut out, &cs.tasks, "task", "onto_tasks", |r| {
+    each(&mut out, batch.tasks, "task", "onto_tasks", |r| {
         Some(r.type_key.as_str())
     });
-    each(&mut out, &cs.events, "calendar", "onto_events", |_| {
+    each(&mut out, batch.events, "calendar", "onto_events", |_| {
         Some("event.task_work")
     });
     out

@@ -5,6 +5,7 @@
 //! and queue rows in one transaction.
 
 pub mod operator;
+pub mod statistics;
 
 use std::time::Duration;
 
@@ -187,6 +188,7 @@ pub async fn start_run(
 ) -> Result<StartedRun, ProducerError> {
     let scope = req.selection.scope();
     let selection = req.selection.to_json();
+    statistics::refresh_legacy_statistics(pool).await?;
     let mut tx = pool.begin().await?;
 
     // Platform runs are arbitrated by the lock alone: an active platform run with an expired

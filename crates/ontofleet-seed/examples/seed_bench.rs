@@ -28,6 +28,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tasks_per_project: arg(2, 100),
         seed: 42,
         bad_rows: true,
+        giant_project_tasks: 0,
     };
 
     let base = std::env::var("ONTOFLEET_TEST_DATABASE_URL")

@@ -294,13 +294,31 @@ fn gen_user(rng: &mut SeedRng, buf: &mut Buffers) -> UserCtx {
 
 /// A project with `size` tasks and everything under it.
 fn gen_project(rng: &mut SeedRng, buf: &mut Buffers, user: &UserCtx, size: u32) {
+    gen_project_with_status(rng, buf, user, size, None);
+}
+
+/// One more user owning one active project of `size` tasks, generated like any other (the
+/// "giant project" of `make bench-scale`).
+pub(crate) fn gen_giant(rng: &mut SeedRng, buf: &mut Buffers, size: u32) {
+    let user = gen_user(rng, buf);
+    gen_project_with_status(rng, buf, &user, size, Some("active"));
+}
+
+fn gen_project_with_status(
+    rng: &mut SeedRng,
+    buf: &mut Buffers,
+    user: &UserCtx,
+    size: u32,
+    status: Option<&'static str>,
+) {
     let anchor = crate::anchor();
     let domain = &DOMAINS[rng.index(DOMAINS.len())];
     let ctx = ProjectCtx::new(rng, domain);
     let id = rng.uuid();
     let (name_template, description_template) = rng.pick(domain.projects);
     let name = ctx.fill(rng, name_template);
-    let status = PROJECT_STATUSES[rng.weighted(&PROJECT_STATUS_WEIGHTS)];
+    let drawn = PROJECT_STATUSES[rng.weighted(&PROJECT_STATUS_WEIGHTS)];
+    let status = status.unwrap_or(drawn);
     let created_at = rng.seconds_from(anchor, -400 * 86_400, -5 * 86_400);
     let start = rng.days_from(created_at.date_naive(), 0, 60);
 

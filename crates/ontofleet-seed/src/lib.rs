@@ -69,6 +69,10 @@ pub async fn seed(pool: &sqlx::PgPool, opts: &SeedOptions) -> Result<SeedReport,
             buf.flush(&mut tx, &mut report, opts.seed).await?;
         }
     }
+    if opts.giant_project_tasks > 0 {
+        data::gen_giant(&mut rng, &mut buf, opts.giant_project_tasks);
+        buf.flush(&mut tx, &mut report, opts.seed).await?;
+    }
     if opts.bad_rows {
         edge::generate(&mut rng, opts.seed, &mut buf);
     }

@@ -22,6 +22,8 @@ pub struct SeedOptions {
     pub seed: u64,
     /// Also add the edge cases of [`crate::edge`] (in their own users and projects).
     pub bad_rows: bool,
+    /// Also add one user with one active project of this many tasks (0 = none).
+    pub giant_project_tasks: u32,
 }
 
 impl Default for SeedOptions {
@@ -32,6 +34,7 @@ impl Default for SeedOptions {
             tasks_per_project: 20,
             seed: 42,
             bad_rows: false,
+            giant_project_tasks: 0,
         }
     }
 }
@@ -54,7 +57,7 @@ impl SeedOptions {
                 self.users, self.projects_per_user
             )));
         }
-        if self.total_tasks() > MAX_TASKS {
+        if self.total_tasks() + u64::from(self.giant_project_tasks) > MAX_TASKS {
             return Err(SeedError::InvalidOptions(format!(
                 "{} projects × {} tasks per project is more than the supported {MAX_TASKS} tasks",
                 self.total_projects(),

@@ -88,6 +88,7 @@ fn opts(
         tasks_per_project,
         seed,
         bad_rows,
+        giant_project_tasks: 0,
     }
 }
 

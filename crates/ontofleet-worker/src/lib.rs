@@ -35,6 +35,8 @@ pub struct HandlerSettings {
     pub faults: Faults,
     /// Read all-numeric dates in descriptions day first (`[pipeline] day_first`).
     pub day_first: bool,
+    /// Tasks processed at once inside a project's transaction (`[pipeline] chunk_tasks`).
+    pub chunk_tasks: usize,
 }
 
 /// Test-only fault injection (`[faults]` in the configuration). Off by default; a worker that
@@ -546,7 +548,9 @@ pub async fn run(
     tracing::info!(templates = catalog.len(), "template cache loaded");
     let handler = Arc::new(ProjectHandler::new(
         pool.clone(),
-        Pipeline::with_rules(catalog).day_first(handler.day_first),
+        Pipeline::with_rules(catalog)
+            .day_first(handler.day_first)
+            .chunk_tasks(handler.chunk_tasks),
         handler,
     ));
     ontofleet_queue::run_workers(pool, worker, handler, shutdown).await?;
