@@ -2,10 +2,10 @@
 SHELL := /bin/bash
 CARGO := env -u DATABASE_URL cargo
 
-.PHONY: help build demo test chaos lint fmt bench clean-db
+.PHONY: help build demo test chaos lint fmt bench bench-scale bench-peers clean-db
 
 help: ## List targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## Build the ontofleet binary (debug)
 	$(CARGO) build --bin ontofleet
@@ -29,6 +29,15 @@ fmt: ## Format the code
 bench: ## 5 × (seed ≥ 50k tasks, migrate with 2 worker processes); print each run and the medians
 	$(CARGO) build --release --bin ontofleet
 	scripts/bench.sh
+
+bench-scale: ## The 50k and the 1M-task workloads (plus a 50k-task project) in one go; figures and ratios
+	$(CARGO) build --release --bin ontofleet
+	scripts/bench-scale.sh
+
+bench-peers: ## Queue layer vs graphile-worker, pg-boss, pgqueuer, procrastinate (installs them under target/)
+	$(CARGO) build --release --bin ontofleet
+	$(CARGO) build --release -p ontofleet-queue --example queue_bench
+	scripts/bench-peers/run.sh
 
 clean-db: ## Stop the private cluster under .pgdata (if one was started)
 	scripts/db.sh stop

@@ -8,6 +8,7 @@ mod expect;
 mod lock;
 mod migration;
 mod operator;
+mod plans;
 mod preview;
 mod rules;
 

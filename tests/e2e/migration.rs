@@ -81,7 +81,7 @@ async fn bad_rows_migrate_exactly_once_through_the_queue_and_resync_writes_nothi
         > 0
     {
         assert!(
-            acked.elapsed() < Duration::from_secs(15),
+            acked.elapsed() < RUN_TIMEOUT,
             "every job acknowledged as Done"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -384,15 +384,35 @@ async fn kill_retry_enqueue_and_purge() {
     assert_refused(&dup, 2, "already");
     db.cli_ok(&["run", "cancel", &blocker.to_string()]).await;
 
-    // purge: finished queue rows go, the ledger stays; shown jobs say `purged`.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // purge: finished queue rows go, the ledger stays; shown jobs say `purged`. Time passing is
+    // simulated, not slept: every finished row is made an hour old except the blocker run's,
+    // which finished a moment ago and must stay.
+    settle_queue(&db).await;
+    sqlx::query(
+        "UPDATE apalis.jobs SET done_at = now() - interval '1 hour' \
+          WHERE id NOT IN (SELECT job_id FROM migration_run_items WHERE run_id = $1)",
+    )
+    .bind(blocker)
+    .execute(&db.pool)
+    .await
+    .unwrap();
     let total_jobs = db.count("SELECT count(*) FROM apalis.jobs").await;
+    assert_eq!(
+        db.count("SELECT count(*) FROM apalis.jobs WHERE status NOT IN ('Done', 'Killed')")
+            .await,
+        0,
+        "every queue row is finished"
+    );
     let purged = json(
-        &db.cli_ok(&["jobs", "purge", "--older-than", "1s", "--json"])
+        &db.cli_ok(&["jobs", "purge", "--older-than", "30m", "--json"])
             .await,
     );
-    assert_eq!(purged["jobs_deleted"], total_jobs);
-    assert_eq!(db.count("SELECT count(*) FROM apalis.jobs").await, 0);
+    assert_eq!(purged["jobs_deleted"], total_jobs - 1);
+    assert_eq!(
+        db.count("SELECT count(*) FROM apalis.jobs").await,
+        1,
+        "the row finished a moment ago stays"
+    );
     let listed = jobs_of(&db, &["--run", &r]).await;
     assert!(
         listed.iter().all(|j| j["job_status"] == "purged"),
@@ -413,6 +433,7 @@ async fn kill_retry_enqueue_and_purge() {
             .await,
         1
     );
+    assert_eq!(db.count("SELECT count(*) FROM apalis.jobs").await, 2);
     let _w2 = db.spawn_worker("opkill2", 1, &[]);
     assert_eq!(db.wait_run(run, RUN_TIMEOUT).await, "completed");
     db.drop_db().await;

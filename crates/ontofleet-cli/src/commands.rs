@@ -258,6 +258,7 @@ pub(crate) async fn start(
     let producer = ontofleet_producer::ProducerSettings {
         lease: Duration::from_secs(settings.lock.lease_secs),
         policies: settings.retry,
+        analyze_legacy_tables: settings.producer.analyze_legacy_tables,
     };
     ontofleet_producer::start_run(pool, request, &producer)
         .await
@@ -722,6 +723,16 @@ pub(crate) async fn watch(cli: &Cli, pool: &PgPool, run_id: Uuid) -> Result<(), 
     let started = Instant::now();
     let first_done = first.done_items();
     let mut last_line = Instant::now() - Duration::from_secs(60);
+    // The completing commit sends a NOTIFY: the watch returns as soon as the run ends, not at
+    // its next poll. Without a listener (e.g. behind a transaction-mode pooler) it just polls.
+    let mut listener = match sqlx::postgres::PgListener::connect_with(pool).await {
+        Ok(mut l) => l
+            .listen(ontofleet_control::RUN_COMPLETED_CHANNEL)
+            .await
+            .ok()
+            .map(|()| l),
+        Err(_) => None,
+    };
     let run = loop {
         let run = load_run(pool, run_id).await?;
         let done = run.done_items();
@@ -764,7 +775,15 @@ pub(crate) async fn watch(cli: &Cli, pool: &PgPool, run_id: Uuid) -> Result<(), 
         if status.is_terminal() {
             break run;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        let tick = Duration::from_millis(500);
+        match listener.as_mut() {
+            Some(l) => {
+                if let Ok(Err(_)) = tokio::time::timeout(tick, l.recv()).await {
+                    listener = None;
+                }
+            }
+            None => tokio::time::sleep(tick).await,
+        }
     };
     if let Some(bar) = bar {
         bar.finish_and_clear();

@@ -19,6 +19,7 @@ pub struct Settings {
     pub worker: WorkerSettings,
     pub job: JobSettings,
     pub lock: LockSettings,
+    pub producer: ProducerConfig,
     pub retry: RetryPolicies,
     pub faults: FaultSettings,
     pub pipeline: PipelineSettings,
@@ -74,6 +75,12 @@ impl FaultSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct JobSettings {
     pub timeout_secs: u64,
+}
+
+/// `[producer]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProducerConfig {
+    pub analyze_legacy_tables: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

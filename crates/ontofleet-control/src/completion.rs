@@ -15,6 +15,9 @@ use ontofleet_db::ledger::{AttemptRecord, INSERT_ATTEMPT_SQL, bind_attempt};
 
 use crate::{ControlError, lock};
 
+/// The channel of the NOTIFY sent by a run's completion; the payload is the run id.
+pub const RUN_COMPLETED_CHANNEL: &str = "ontofleet_run_completed";
+
 /// The final outcome of an item, written in the item's transaction.
 #[derive(Debug, Clone)]
 pub struct ItemResult<'a> {
@@ -217,7 +220,8 @@ async fn finish_run(
     if let Some(token) = c.token {
         lock::release(&mut *conn, run_id, token, "run-completion").await?;
     }
-    sqlx::query("SELECT pg_notify('ontofleet_run_completed', $1)")
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(RUN_COMPLETED_CHANNEL)
         .bind(run_id.to_string())
         .execute(&mut *conn)
         .await?;
@@ -228,9 +232,16 @@ async fn finish_run(
 /// Refresh the per-user stats view without blocking readers.
 pub async fn refresh_stats(pool: &PgPool) -> Result<Duration, ControlError> {
     let started = std::time::Instant::now();
-    sqlx::query("REFRESH MATERIALIZED VIEW CONCURRENTLY user_migration_stats")
-        .execute(pool)
+    let mut tx = pool.begin().await?;
+    // A whole-table aggregate: scans are its right plan, also on a worker's pool, whose sessions
+    // turn them off (`ontofleet_db::connect_worker`).
+    sqlx::query("SET LOCAL enable_seqscan = on")
+        .execute(&mut *tx)
         .await?;
+    sqlx::query("REFRESH MATERIALIZED VIEW CONCURRENTLY user_migration_stats")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
     Ok(started.elapsed())
 }
 

@@ -10,7 +10,8 @@ pub mod stats;
 pub mod validate;
 
 pub use completion::{
-    ItemResult, RunFence, cancel_run, complete_item, finish_run_if_done, refresh_stats,
+    ItemResult, RUN_COMPLETED_CHANNEL, RunFence, cancel_run, complete_item, finish_run_if_done,
+    refresh_stats,
 };
 pub use lock::{
     Acquired, LockError, LockStatus, acquire_platform_lock, force_release, lock_status, release,

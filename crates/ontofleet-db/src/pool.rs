@@ -56,12 +56,19 @@ pub async fn connect(settings: &DbSettings) -> Result<PgPool, DbError> {
     connect_with(settings, false).await
 }
 
-/// A pool whose sessions commit asynchronously (`synchronous_commit = off`), for worker
-/// processes. Losing the last commits in a server crash is safe there: a job's queue
-/// acknowledgement is committed after its project transaction, later in the same WAL, so a lost
-/// project commit always comes with a lost acknowledgement and the job runs again; the ledger
-/// then finds whatever did commit. Not waiting for WAL flushes matters because item commits of
-/// one run serialise on the run row.
+/// A pool for worker processes, whose sessions
+///
+/// - commit asynchronously (`synchronous_commit = off`). Losing the last commits in a server
+///   crash is safe there: a job's queue acknowledgement is committed after its project
+///   transaction, later in the same WAL, so a lost project commit always comes with a lost
+///   acknowledgement and the job runs again; the ledger then finds whatever did commit. Not
+///   waiting for WAL flushes matters because item commits of one run serialise on the run row;
+/// - plan no sequential scan where an index path exists (`enable_seqscan = off`). Every
+///   statement a worker issues per project reaches its rows by index (the `plans` e2e test
+///   checks it), but a prepared statement's generic plan is chosen once per connection, often
+///   at the start of a run when the target tables are empty — and a scan that was cheapest then
+///   would be kept while they grow to millions of rows. The rare whole-table statements of a
+///   worker (the run-end stats refresh) turn scans back on for their own transaction.
 pub async fn connect_worker(settings: &DbSettings) -> Result<PgPool, DbError> {
     connect_with(settings, true).await
 }
@@ -73,7 +80,7 @@ async fn connect_with(settings: &DbSettings, async_commit: bool) -> Result<PgPoo
         .map_err(|e: sqlx::Error| DbError::BadUrl(format!("{}: {e}", redact(&settings.url))))?;
     let mut options = options.application_name(&settings.application_name);
     if async_commit {
-        options = options.options([("synchronous_commit", "off")]);
+        options = options.options([("synchronous_commit", "off"), ("enable_seqscan", "off")]);
     }
     let pool = PgPoolOptions::new()
         .max_connections(settings.max_connections.max(1))

@@ -75,6 +75,9 @@ pub struct ProducerSettings {
     pub lease: Duration,
     /// Retry policy; the queue row's `max_attempts` must cover it.
     pub policies: RetryPolicies,
+    /// `ANALYZE` legacy tables with missing or stale statistics before enqueuing
+    /// ([`statistics::refresh_legacy_statistics`]).
+    pub analyze_legacy_tables: bool,
 }
 
 /// A started run.
@@ -188,7 +191,9 @@ pub async fn start_run(
 ) -> Result<StartedRun, ProducerError> {
     let scope = req.selection.scope();
     let selection = req.selection.to_json();
-    statistics::refresh_legacy_statistics(pool).await?;
+    if settings.analyze_legacy_tables && !req.dry_run {
+        statistics::refresh_legacy_statistics(pool).await?;
+    }
     let mut tx = pool.begin().await?;
 
     // Platform runs are arbitrated by the lock alone: an active platform run with an expired

@@ -41,6 +41,17 @@ pub struct TestDb {
 impl TestDb {
     /// Create `oftest_<prefix>_<random>`.
     pub async fn new(prefix: &str) -> Self {
+        Self::create(prefix, None).await
+    }
+
+    /// Create `oftest_<prefix>_<random>` as a copy of `template` (whose pool is closed first:
+    /// PostgreSQL copies a database only while nobody is connected to it).
+    pub async fn from_template(prefix: &str, template: &TestDb) -> Self {
+        template.pool.close().await;
+        Self::create(prefix, Some(&template.name)).await
+    }
+
+    async fn create(prefix: &str, template: Option<&str>) -> Self {
         let admin = admin_url();
         let name = format!(
             "oftest_{prefix}_{}",
@@ -49,10 +60,13 @@ impl TestDb {
         let admin_pool = PgPoolOptions::new().max_connections(1).connect(&admin).await.unwrap_or_else(|e| {
             panic!("cannot reach the test PostgreSQL at {admin}: {e}; set ONTOFLEET_TEST_DATABASE_URL or run `make test`")
         });
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .execute(&admin_pool)
-            .await
-            .expect("create database");
+        let from = template.map_or_else(String::new, |t| format!(" TEMPLATE \"{t}\""));
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE \"{name}\"{from}"
+        )))
+        .execute(&admin_pool)
+        .await
+        .expect("create database");
         admin_pool.close().await;
         let url = url_with_db(&admin, &name);
         let pool = PgPoolOptions::new()
@@ -66,25 +80,7 @@ impl TestDb {
     /// Drop the database (terminating leftover sessions).
     pub async fn drop_db(self) {
         self.pool.close().await;
-        let admin = admin_url();
-        if let Ok(pool) = PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&admin)
-            .await
-        {
-            let _ = sqlx::query(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
-            )
-            .bind(&self.name)
-            .execute(&pool)
-            .await;
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS \"{}\"",
-                self.name
-            )))
-            .execute(&pool)
-            .await;
-        }
+        drop_database(&self.name).await;
     }
 
     /// `ontofleet ARGS` against this database; returns its output.
@@ -222,4 +218,26 @@ pub fn signal(child: &Child, sig: &str) {
         .status()
         .expect("kill");
     assert!(status.success(), "kill -{sig} {pid} failed");
+}
+
+/// Drop a test database by name (terminating leftover sessions).
+pub async fn drop_database(name: &str) {
+    let admin = admin_url();
+    if let Ok(pool) = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&admin)
+        .await
+    {
+        let _ = sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+        )
+        .bind(name)
+        .execute(&pool)
+        .await;
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS \"{name}\""
+        )))
+        .execute(&pool)
+        .await;
+    }
 }

@@ -52,19 +52,25 @@ SELECT 4::int2, json_build_object('task', to_json(t), 'events', \
 }
 
 /// The mappings of a big project's entities (written only under the project's lock, so they
-/// need not share the cursor's snapshot).
+/// need not share the cursor's snapshot). The id arrays are large, so each id is looked up on
+/// its own through the unique key: `LIMIT 1` keeps the lateral sub-select from being flattened
+/// into a join the planner could turn into a scan of the whole (growing) mapping table.
 pub(crate) fn mappings_sql() -> String {
-    let arm = |cond: &str| {
+    let arm = |table: &str, ids: &str| {
         format!(
-            "SELECT m.legacy_table, m.legacy_id, m.onto_id, m.checksum, {MAPPING_PRESENT_SQL} AS present \
-               FROM legacy_entity_mappings m WHERE {cond}"
+            "SELECT m.* FROM unnest({ids}::uuid[]) AS k(id) \
+             CROSS JOIN LATERAL (SELECT m.legacy_table, m.legacy_id, m.onto_id, m.checksum, \
+                                        {MAPPING_PRESENT_SQL} AS present \
+                                   FROM legacy_entity_mappings m \
+                                  WHERE m.legacy_table = '{table}' AND m.legacy_id = k.id LIMIT 1) m"
         )
     };
     [
-        arm("m.legacy_table IN ('projects', 'projects.context') AND m.legacy_id = $1"),
-        arm("m.legacy_table = 'phases' AND m.legacy_id = ANY ($2)"),
-        arm("m.legacy_table = 'tasks' AND m.legacy_id = ANY ($3)"),
-        arm("m.legacy_table = 'task_calendar_events' AND m.legacy_id = ANY ($4)"),
+        arm("projects", "ARRAY[$1::uuid]"),
+        arm("projects.context", "ARRAY[$1::uuid]"),
+        arm("phases", "$2"),
+        arm("tasks", "$3"),
+        arm("task_calendar_events", "$4"),
     ]
     .join(" UNION ALL ")
 }
