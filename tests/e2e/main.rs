@@ -10,6 +10,7 @@ mod migration;
 mod operator;
 mod plans;
 mod preview;
+mod queue;
 mod rules;
 
 use std::time::Duration;

@@ -91,12 +91,9 @@ async fn bad_rows_migrate_exactly_once_through_the_queue_and_resync_writes_nothi
         i64::from(total),
         "one attempt per project"
     );
-    // Both worker processes took part.
-    assert_eq!(
-        db.count("SELECT count(DISTINCT split_part(worker, '-', 1)) FROM migration_run_items")
-            .await,
-        2
-    );
+    // Which of the two worker processes ran how many projects is up to the scheduler (one of
+    // them may claim everything on a fast machine), so it is not asserted; that every item ran
+    // once is.
     assert_eq!(
         db.count("SELECT count(*) FROM migration_platform_lock WHERE run_id IS NULL AND token = 1")
             .await,

@@ -707,6 +707,9 @@ async fn run_show(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), Cl
     Ok(())
 }
 
+/// How often `run watch` re-reads the per-category breakdown of a run's items.
+const BREAKDOWN_EVERY: Duration = Duration::from_secs(5);
+
 /// Follow a run until it is terminal: a progress bar on a terminal, periodic lines otherwise.
 pub(crate) async fn watch(cli: &Cli, pool: &PgPool, run_id: Uuid) -> Result<(), CliError> {
     let first = load_run(pool, run_id).await?;
@@ -725,6 +728,8 @@ pub(crate) async fn watch(cli: &Cli, pool: &PgPool, run_id: Uuid) -> Result<(), 
     let mut last_line = Instant::now() - Duration::from_secs(60);
     // The completing commit sends a NOTIFY: the watch returns as soon as the run ends, not at
     // its next poll. Without a listener (e.g. behind a transaction-mode pooler) it just polls.
+    let mut categories = String::new();
+    let mut breakdown_at: Option<Instant> = None;
     let mut listener = match sqlx::postgres::PgListener::connect_with(pool).await {
         Ok(mut l) => l
             .listen(ontofleet_control::RUN_COMPLETED_CHANNEL)
@@ -740,7 +745,12 @@ pub(crate) async fn watch(cli: &Cli, pool: &PgPool, run_id: Uuid) -> Result<(), 
             .status
             .parse()
             .map_err(|e| CliError::runtime(format!("{e}")))?;
-        let categories = category_counts(&ledger::item_breakdown(pool, run_id).await?);
+        // The counters come from the run row; the per-category breakdown reads every item of
+        // the run, so it is refreshed every few seconds and at the end, not at every tick.
+        if status.is_terminal() || breakdown_at.is_none_or(|t| t.elapsed() >= BREAKDOWN_EVERY) {
+            categories = category_counts(&ledger::item_breakdown(pool, run_id).await?);
+            breakdown_at = Some(Instant::now());
+        }
         let msg = if categories.is_empty() {
             breakdown(&run)
         } else {

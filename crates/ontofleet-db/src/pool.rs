@@ -68,21 +68,26 @@ pub async fn connect(settings: &DbSettings) -> Result<PgPool, DbError> {
 ///   checks it), but a prepared statement's generic plan is chosen once per connection, often
 ///   at the start of a run when the target tables are empty — and a scan that was cheapest then
 ///   would be kept while they grow to millions of rows. The rare whole-table statements of a
-///   worker (the run-end stats refresh) turn scans back on for their own transaction.
+///   worker (the run-end stats refresh) turn scans back on for their own transaction;
+///
+/// and whose connections are not pinged before each use (`test_before_acquire`): a worker takes
+/// a connection several times per job, and each ping was a round trip. A connection the server
+/// closed fails its next statement instead, which is a `recoverable` error, retried with backoff.
 pub async fn connect_worker(settings: &DbSettings) -> Result<PgPool, DbError> {
     connect_with(settings, true).await
 }
 
-async fn connect_with(settings: &DbSettings, async_commit: bool) -> Result<PgPool, DbError> {
+async fn connect_with(settings: &DbSettings, worker: bool) -> Result<PgPool, DbError> {
     let options: PgConnectOptions = settings
         .url
         .parse()
         .map_err(|e: sqlx::Error| DbError::BadUrl(format!("{}: {e}", redact(&settings.url))))?;
     let mut options = options.application_name(&settings.application_name);
-    if async_commit {
+    if worker {
         options = options.options([("synchronous_commit", "off"), ("enable_seqscan", "off")]);
     }
     let pool = PgPoolOptions::new()
+        .test_before_acquire(!worker)
         .max_connections(settings.max_connections.max(1))
         .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs.max(1)))
         .connect_with(options)

@@ -1,5 +1,5 @@
-//! Raw-SQL operations on `apalis.jobs` that apalis-postgres 1.0 does not offer: persisted
-//! backoff, the operator's list/show/requeue/kill/purge, and the pubsub wake-up after a requeue.
+//! Raw-SQL operations on `apalis.jobs` that apalis-postgres 1.0 does not offer: the operator's
+//! list/show/requeue/kill/purge, and the wake-up after a requeue.
 
 use std::time::Duration;
 
@@ -9,24 +9,6 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::{QUEUE, QueueError};
-
-/// Move a job's `run_at` into the future. Called before the handler reports a failure, so the
-/// backoff is persisted in the row and survives a worker crash (apalis keeps it in memory).
-pub async fn reschedule(
-    conn: &mut PgConnection,
-    job_id: &str,
-    delay: Duration,
-) -> Result<(), QueueError> {
-    sqlx::query(
-        "UPDATE apalis.jobs SET run_at = now() + make_interval(secs => $2) WHERE id = $1 AND job_type = $3",
-    )
-    .bind(job_id)
-    .bind(delay.as_secs_f64())
-    .bind(QUEUE)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
 
 /// Kill the not-yet-running jobs of a run (cancel, lock takeover). Running jobs finish; their
 /// commit then finds the run cancelled. Returns how many rows were killed.
@@ -282,7 +264,7 @@ pub async fn purge(conn: &mut PgConnection, older_than: Duration) -> Result<Purg
     let workers = sqlx::query(
         "DELETE FROM apalis.workers w \
           WHERE w.worker_type = $1 AND w.last_seen < now() - make_interval(secs => $2) \
-            AND NOT EXISTS (SELECT 1 FROM apalis.jobs j WHERE j.lock_by = w.id)",
+            AND NOT EXISTS (SELECT 1 FROM apalis.jobs j WHERE j.lock_by = w.id AND j.status IN ('Queued', 'Running'))",
     )
     .bind(QUEUE)
     .bind(older_than.as_secs_f64())

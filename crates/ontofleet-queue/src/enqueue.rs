@@ -20,17 +20,33 @@ pub async fn enqueue_projects(
     jobs: &[ProjectJob],
     max_attempts: u32,
 ) -> Result<Vec<String>, QueueError> {
-    let mut ids = Vec::with_capacity(jobs.len());
-    for chunk in jobs.chunks(CHUNK) {
-        let mut tasks = Vec::with_capacity(chunk.len());
-        for job in chunk {
+    let payloads = jobs
+        .iter()
+        .map(serde_json::to_vec)
+        .collect::<Result<Vec<_>, _>>()?;
+    enqueue_payloads(conn, payloads, max_attempts).await
+}
+
+/// Enqueue one job per JSON payload in the caller's transaction (bulk: one multi-row INSERT per
+/// chunk) and return the job ids, in order.
+pub async fn enqueue_payloads(
+    conn: &mut PgConnection,
+    payloads: Vec<Vec<u8>>,
+    max_attempts: u32,
+) -> Result<Vec<String>, QueueError> {
+    let mut ids = Vec::with_capacity(payloads.len());
+    let mut payloads = payloads.into_iter().peekable();
+    while payloads.peek().is_some() {
+        let mut tasks = Vec::with_capacity(CHUNK);
+        for payload in payloads.by_ref().take(CHUNK) {
             let id = ulid::Ulid::generate();
             ids.push(id.to_string());
-            let task = TaskBuilder::new(serde_json::to_vec(job)?)
-                .task_id(TaskId::from_ulid(id))
-                .max_attempts(max_attempts as usize)
-                .build();
-            tasks.push(task);
+            tasks.push(
+                TaskBuilder::new(payload)
+                    .task_id(TaskId::from_ulid(id))
+                    .max_attempts(max_attempts as usize)
+                    .build(),
+            );
         }
         apalis_postgres::queries::push_tasks(&mut *conn, QUEUE, tasks)
             .await

@@ -1,18 +1,23 @@
 //! The only crate that names apalis types. It enqueues project jobs inside the caller's
-//! transaction, runs the apalis worker monitor around a [`JobHandler`], and carries the raw SQL
-//! that apalis-postgres 1.0 lacks (persisted backoff, kill, requeue) on `apalis.jobs`.
+//! transaction, runs the apalis worker monitor around a [`JobHandler`] on its own backend over
+//! apalis-postgres's tables ([`backend`]: batched claims, no lost wake-ups, completion inside the
+//! handler's transaction, heartbeats and orphan rescue), and carries the raw SQL that
+//! apalis-postgres 1.0 lacks (kill, requeue, purge) on `apalis.jobs`.
 
 pub mod admin;
+pub mod backend;
 pub mod enqueue;
+pub mod sql;
 pub mod worker;
 
 pub use admin::{
     JobFilter, JobView, Purged, job_payload, jobs_by_id, jobs_by_id_for_update,
-    jobs_of_run_for_update, kill_jobs, kill_jobs_of_run, list_jobs, purge, requeue, reschedule,
-    wake_workers,
+    jobs_of_run_for_update, kill_jobs, kill_jobs_of_run, list_jobs, purge, requeue, wake_workers,
 };
-pub use enqueue::{QUEUE, enqueue_projects};
-pub use worker::{JobContext, JobHandler, JobOutcome, WorkerSettings, run_workers};
+pub use enqueue::{QUEUE, enqueue_payloads, enqueue_projects};
+pub use worker::{
+    Handled, JobContext, JobHandler, JobOutcome, WorkerSettings, record_outcome, run_workers,
+};
 
 /// The apalis-postgres schema migrations, run by `ontofleet_db::migrate_all`.
 pub fn migrator() -> sqlx::migrate::Migrator {

@@ -1,6 +1,7 @@
-//! Worker wiring: an apalis monitor with explicit heartbeat settings, pubsub wake-up plus a poll
-//! interval, a name unique per process incarnation and restart, restart on backend errors, and a
-//! bounded graceful drain. The business logic is a [`JobHandler`], which never sees apalis.
+//! Worker wiring: an apalis monitor whose workers run on [`FleetBackend`] (batched claims, no
+//! lost wake-ups, completion inside the handler's transaction, heartbeats and orphan rescue),
+//! a name unique per process incarnation and restart, restart on errors, and a bounded graceful
+//! drain. The business logic is a [`JobHandler`], which never sees apalis.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -8,24 +9,28 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::{
-    AbortError, Attempt, BackendExt, BoxDynError, Data, Monitor, ParallelizeExt, TaskId,
-    WorkerBuilder, WorkerBuilderExt, WorkerContext,
+    BoxDynError, Data, Monitor, ParallelizeExt, WorkerBuilder, WorkerBuilderExt, WorkerContext,
 };
-use apalis_postgres::{Config, PostgresStorage};
-use ontofleet_core::ProjectJob;
 use serde::Deserialize;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
-use crate::{QUEUE, QueueError, admin};
+use crate::backend::{Claim, FleetBackend, FleetJob, Shared, SqlClaim};
+use crate::{QueueError, sql};
 
 /// Worker settings (`[worker]` in `ontofleet.toml`, `ONTOFLEET__WORKER__*`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct WorkerSettings {
     /// Jobs executed at once by one process.
     pub concurrency: usize,
+    /// Jobs claimed ahead of free slots, so a slot that frees finds its next job waiting instead
+    /// of waiting for a claim (0 = claim only for free slots). Each claim then takes more rows,
+    /// which is what makes short jobs cheap for the database; a worker holds at most
+    /// `concurrency + prefetch` jobs, and gives back the unstarted ones when it stops.
+    #[serde(default)]
+    pub prefetch: usize,
     /// Prefix of worker names; the full name adds host, pid, a ULID and the restart count.
     pub name_prefix: String,
-    /// Poll interval in seconds, for scheduled retries and requeues that NOTIFY does not cover.
+    /// Poll interval in seconds, for scheduled retries (NOTIFY covers new and requeued jobs).
     pub poll_interval_secs: u64,
     /// Heartbeat period in seconds.
     pub heartbeat_secs: u64,
@@ -42,7 +47,7 @@ pub struct JobContext {
     pub job_id: String,
     /// Execution number as counted by the queue (1 on the first run).
     pub queue_attempt: usize,
-    /// Name of the worker executing it.
+    /// Name of the worker executing it (the queue row's lock holder).
     pub worker: String,
 }
 
@@ -62,96 +67,140 @@ pub enum JobOutcome {
     Abort(String),
 }
 
-/// The business side of a job; implemented by `ontofleet-worker`.
-pub trait JobHandler: Send + Sync + 'static {
-    /// Execute one job. Must not panic or hang: the implementation enforces its own timeout.
-    fn handle(
-        &self,
-        job: Result<ProjectJob, String>,
-        ctx: JobContext,
-    ) -> Pin<Box<dyn Future<Output = JobOutcome> + Send + '_>>;
+/// A handler's answer: the outcome, and whether the handler already wrote it to the queue row
+/// inside its own committed transaction ([`record_outcome`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Handled {
+    /// What happens to the job.
+    pub outcome: JobOutcome,
+    /// The queue row already carries the outcome.
+    pub recorded: bool,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct RetryLater(String);
-
-async fn execute(
-    payload: serde_json::Value,
-    id: TaskId,
-    attempt: Attempt,
-    worker: WorkerContext,
-    handler: Data<Arc<dyn JobHandler>>,
-    pool: Data<PgPool>,
-) -> Result<(), BoxDynError> {
-    let job = serde_json::from_value::<ProjectJob>(payload)
-        .map_err(|e| format!("undecodable payload: {e}"));
-    let ctx = JobContext {
-        job_id: id.to_string(),
-        queue_attempt: attempt.current(),
-        worker: worker.name().to_owned(),
-    };
-    let job_id = ctx.job_id.clone();
-    match handler.handle(job, ctx).await {
-        JobOutcome::Done => Ok(()),
-        JobOutcome::RetryAfter { delay, reason } => {
-            let mut conn = pool.acquire().await?;
-            admin::reschedule(&mut conn, &job_id, delay).await?;
-            Err(RetryLater(reason).into())
+impl Handled {
+    /// An outcome the worker still has to record (it does so in batches).
+    pub fn outcome(outcome: JobOutcome) -> Self {
+        Self {
+            outcome,
+            recorded: false,
         }
-        JobOutcome::Abort(reason) => Err(AbortError::new(RetryLater(reason)).into()),
+    }
+
+    /// An outcome recorded in the handler's committed transaction.
+    pub fn recorded(outcome: JobOutcome) -> Self {
+        Self {
+            outcome,
+            recorded: true,
+        }
     }
 }
 
+/// The business side of a job; implemented by `ontofleet-worker`.
+pub trait JobHandler: Send + Sync + 'static {
+    /// Execute one job whose payload is `payload` (JSON bytes). Must not panic or hang: the
+    /// implementation enforces its own timeout.
+    fn handle(
+        &self,
+        payload: Vec<u8>,
+        ctx: JobContext,
+    ) -> Pin<Box<dyn Future<Output = Handled> + Send + '_>>;
+}
+
+/// Write `outcome` to the job's queue row in the caller's transaction, so the job is finished
+/// exactly when the caller's effects commit. Returns whether this worker still held the row (a
+/// row re-enqueued after missed heartbeats belongs to whoever claims it next).
+pub async fn record_outcome(
+    conn: &mut PgConnection,
+    ctx: &JobContext,
+    outcome: &JobOutcome,
+) -> Result<bool, QueueError> {
+    let changed =
+        sql::complete(conn, &ctx.worker, &[(ctx.job_id.clone(), outcome.clone())]).await?;
+    Ok(changed == 1)
+}
+
+/// Frees the job's slot when the execution ends, also when it is dropped (shutdown grace over).
+struct Slot(Arc<Shared>, std::time::Instant);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.finished(self.1.elapsed());
+    }
+}
+
+async fn execute(
+    job: FleetJob,
+    worker: WorkerContext,
+    handler: Data<Arc<dyn JobHandler>>,
+    shared: Data<Arc<Shared>>,
+) -> Result<(), BoxDynError> {
+    let _slot = Slot((*shared).clone(), std::time::Instant::now());
+    let ctx = JobContext {
+        job_id: job.id.clone(),
+        queue_attempt: usize::try_from(job.attempt).unwrap_or(0),
+        worker: worker.name().to_owned(),
+    };
+    let handled = handler.handle(job.payload, ctx).await;
+    if !handled.recorded {
+        shared.ack(job.id, handled.outcome);
+    }
+    // The queue row records the outcome; apalis has nothing to retry.
+    Ok(())
+}
+
 /// A worker name unique per process incarnation and restart: reusing a name would make the
-/// crashed incarnation's jobs look alive forever (apalis orphan recovery is by name).
+/// crashed incarnation's jobs look alive forever (orphans are found by their holder's name).
 pub fn worker_name(prefix: &str, instance: &str, restarts: usize) -> String {
     format!("{prefix}-{instance}-{restarts}")
 }
 
 /// Run the worker until `shutdown` resolves, then drain in-flight jobs for up to the grace
-/// period. Backend errors restart the inner worker under a new name.
+/// period. Errors restart the inner worker under a new name.
 pub async fn run_workers(
     pool: PgPool,
     settings: WorkerSettings,
     handler: Arc<dyn JobHandler>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), QueueError> {
+    run_with_claim(pool, settings, handler, Arc::new(SqlClaim), shutdown).await
+}
+
+pub(crate) async fn run_with_claim(
+    pool: PgPool,
+    settings: WorkerSettings,
+    handler: Arc<dyn JobHandler>,
+    claim: Arc<dyn Claim>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), QueueError> {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".to_owned());
     let instance = format!("{host}-{}-{}", std::process::id(), ulid::Ulid::generate());
     let concurrency = settings.concurrency.max(1);
-    let config = Config::default()
-        .queue(QUEUE)
-        .batch_size(concurrency)
-        .heartbeat_interval(Duration::from_secs(settings.heartbeat_secs.max(1)))
-        .missed_heartbeats(settings.missed_heartbeats.max(1));
     let prefix = settings.name_prefix.clone();
     tracing::info!(
         worker = %worker_name(&prefix, &instance, 0),
         concurrency,
-        orphan_after_secs = config.orphaned_duration().as_secs(),
+        orphan_after_secs = settings.heartbeat_secs * settings.missed_heartbeats as u64,
         "worker starting"
     );
-    let poll = Duration::from_secs(settings.poll_interval_secs.max(1));
+    let grace = Duration::from_secs(settings.shutdown_grace_secs);
     let monitor = Monitor::new()
         .register(move |restarts| {
-            let backend = PostgresStorage::<serde_json::Value>::new(&pool)
-                .with_config(config.clone())
-                .with_pubsub()
-                .poll_with_interval(poll);
+            let shared = Shared::new(concurrency, settings.prefetch);
+            let backend =
+                FleetBackend::new(pool.clone(), settings.clone(), shared.clone(), claim.clone());
             WorkerBuilder::new(worker_name(&prefix, &instance, restarts))
                 .backend(backend)
                 .data(handler.clone())
-                .data(pool.clone())
+                .data(shared)
                 .concurrency(concurrency)
                 .parallelize(tokio::spawn)
                 .build(execute)
         })
         .should_restart(|ctx, err| {
-            tracing::error!(worker = ctx.name(), error = %err, "worker stopped on a backend error; restarting");
+            tracing::error!(worker = ctx.name(), error = %err, "worker stopped on an error; restarting");
             true
         })
-        .shutdown_timeout(Duration::from_secs(settings.shutdown_grace_secs));
+        .shutdown_timeout(grace);
     monitor
         .run_with_signal(async move {
             shutdown.await;

@@ -17,7 +17,7 @@ use ontofleet_core::{
 };
 use ontofleet_db::ledger::{self, AttemptRecord, RunRow};
 use ontofleet_pipeline::{Pipeline, PipelineError, RunContext};
-use ontofleet_queue::{JobContext, JobHandler, JobOutcome, WorkerSettings};
+use ontofleet_queue::{Handled, JobContext, JobHandler, JobOutcome, WorkerSettings};
 use sqlx::PgPool;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -114,6 +114,8 @@ enum AttemptError {
     Db(#[from] ontofleet_db::DbError),
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
+    #[error(transparent)]
+    Queue(#[from] ontofleet_queue::QueueError),
 }
 
 impl AttemptError {
@@ -124,6 +126,7 @@ impl AttemptError {
             Self::Db(e) => e.category(),
             Self::Sqlx(e) => ontofleet_db::category_of(e),
             Self::Injected(c) => *c,
+            Self::Queue(e) => e.category(),
         }
     }
 }
@@ -168,6 +171,7 @@ impl ProjectHandler {
         project_id: Uuid,
         fallback: bool,
         record: &AttemptRecord<'_>,
+        job: &JobContext,
         t0: Instant,
     ) -> Result<Done, AttemptError> {
         // The worker's pool commits asynchronously: see `ontofleet_db::connect_worker`.
@@ -240,6 +244,9 @@ impl ProjectHandler {
         };
         let completed_run =
             ontofleet_control::complete_item(&mut tx, self.fence(run), project_id, &result).await?;
+        // The queue row is finished by the transaction that writes the project: a committed
+        // project and a `Done` job cannot disagree, and no acknowledgement follows.
+        ontofleet_queue::record_outcome(&mut tx, job, &JobOutcome::Done).await?;
         tx.commit().await?;
         Ok(Done::Committed {
             status,
@@ -248,11 +255,13 @@ impl ProjectHandler {
     }
 
     /// Record a failed attempt and what follows it, in one transaction.
+    #[allow(clippy::too_many_arguments)]
     async fn record_failure(
         &self,
         run: &RunRow,
         job: &ProjectJob,
         record: &AttemptRecord<'_>,
+        ctx: &JobContext,
         category: ErrorCategory,
         message: &str,
         decision: Decision,
@@ -337,6 +346,14 @@ impl ProjectHandler {
                 .await?;
             }
         }
+        let outcome = match decision {
+            Decision::Retry { delay, .. } => JobOutcome::RetryAfter {
+                delay,
+                reason: message.to_owned(),
+            },
+            Decision::Fail | Decision::Skip => JobOutcome::Abort(message.to_owned()),
+        };
+        ontofleet_queue::record_outcome(&mut tx, ctx, &outcome).await?;
         tx.commit().await?;
         Ok(completed)
     }
@@ -345,6 +362,8 @@ impl ProjectHandler {
         &self,
         run: &RunRow,
         project_id: Uuid,
+        ctx: &JobContext,
+        reason: &str,
     ) -> Result<Option<RunStatus>, AttemptError> {
         let mut tx = self.pool.begin().await?;
         let result = ItemResult {
@@ -360,6 +379,8 @@ impl ProjectHandler {
             ..self.fence(run)
         };
         let done = ontofleet_control::complete_item(&mut tx, fence, project_id, &result).await?;
+        ontofleet_queue::record_outcome(&mut tx, ctx, &JobOutcome::Abort(reason.to_owned()))
+            .await?;
         tx.commit().await?;
         Ok(done)
     }
@@ -372,24 +393,29 @@ impl ProjectHandler {
     }
 
     #[tracing::instrument(name = "job", skip_all, fields(run_id = %job.run_id, project_id = %job.project_id, job_id = %ctx.job_id, attempt))]
-    async fn run_job(&self, job: ProjectJob, ctx: JobContext) -> JobOutcome {
+    async fn run_job(&self, job: ProjectJob, ctx: JobContext) -> Handled {
         let begun = match ledger::begin_attempt(&self.pool, job.run_id, job.project_id, &ctx.worker)
             .await
         {
             Ok(Some(begun)) => begun,
             Ok(None) => {
-                return JobOutcome::Abort(format!("run {} does not exist", job.run_id));
+                return Handled::outcome(JobOutcome::Abort(format!(
+                    "run {} does not exist",
+                    job.run_id
+                )));
             }
             Err(e) => return self.infrastructure_retry(&ctx, &e.to_string()),
         };
         let run = &begun.run;
         if matches!(run.status.as_str(), "cancelling" | "cancelled") {
-            return match self.cancel_item(run, job.project_id).await {
-                Ok(Some(status)) => {
-                    self.after_completion(run.id, status).await;
-                    JobOutcome::Abort("run cancelled".to_owned())
+            let reason = "run cancelled";
+            return match self.cancel_item(run, job.project_id, &ctx, reason).await {
+                Ok(completed) => {
+                    if let Some(status) = completed {
+                        self.after_completion(run.id, status).await;
+                    }
+                    Handled::recorded(JobOutcome::Abort(reason.to_owned()))
                 }
-                Ok(None) => JobOutcome::Abort("run cancelled".to_owned()),
                 Err(e) => self.infrastructure_retry(&ctx, &e.to_string()),
             };
         }
@@ -399,7 +425,7 @@ impl ProjectHandler {
             fallback,
         }) = begun.attempt()
         else {
-            return JobOutcome::Done; // already terminal: a duplicate delivery
+            return Handled::outcome(JobOutcome::Done); // already terminal: a duplicate delivery
         };
         tracing::Span::current().record("attempt", attempt);
         let started_at = Utc::now();
@@ -419,7 +445,7 @@ impl ProjectHandler {
         };
         let result = tokio::time::timeout(
             self.settings.job_timeout,
-            AssertUnwindSafe(self.attempt(run, job.project_id, fallback, &record, t0))
+            AssertUnwindSafe(self.attempt(run, job.project_id, fallback, &record, &ctx, t0))
                 .catch_unwind(),
         )
         .await;
@@ -433,22 +459,21 @@ impl ProjectHandler {
                 if let Some(done) = completed_run {
                     self.after_completion(run.id, done).await;
                 }
-                return JobOutcome::Done;
+                return Handled::recorded(JobOutcome::Done);
             }
-            Ok(Ok(Ok(Done::AlreadyTerminal))) => return JobOutcome::Done,
+            Ok(Ok(Ok(Done::AlreadyTerminal))) => return Handled::outcome(JobOutcome::Done),
             Ok(Ok(Err(AttemptError::Control(ControlError::Fenced { .. })))) => {
                 // The run lost the lock (taken over or force-released): nothing of the project
                 // was written. The item ends as `cancelled`, so the run still reaches a
                 // terminal state instead of waiting for items that can never commit.
                 tracing::warn!("run lost the platform lock; nothing written, item cancelled");
-                match self.cancel_item(run, job.project_id).await {
+                let reason = "fenced: run no longer holds the platform lock";
+                match self.cancel_item(run, job.project_id, &ctx, reason).await {
                     Ok(Some(status)) => self.after_completion(run.id, status).await,
                     Ok(None) => {}
                     Err(e) => return self.infrastructure_retry(&ctx, &e.to_string()),
                 }
-                return JobOutcome::Abort(
-                    "fenced: run no longer holds the platform lock".to_owned(),
-                );
+                return Handled::recorded(JobOutcome::Abort(reason.to_owned()));
             }
             Ok(Ok(Err(e))) => (e.category(), e.to_string()),
             Ok(Err(panic)) => (
@@ -469,20 +494,20 @@ impl ProjectHandler {
         );
         tracing::warn!(category = %category, error = %message, ?decision, "attempt failed");
         match self
-            .record_failure(run, &job, &record, category, &message, decision)
+            .record_failure(run, &job, &record, &ctx, category, &message, decision)
             .await
         {
             Ok(completed) => {
                 if let Some(done) = completed {
                     self.after_completion(run.id, done).await;
                 }
-                match decision {
+                Handled::recorded(match decision {
                     Decision::Retry { delay, .. } => JobOutcome::RetryAfter {
                         delay,
                         reason: message,
                     },
                     Decision::Fail | Decision::Skip => JobOutcome::Abort(message),
-                }
+                })
             }
             Err(e) => self.infrastructure_retry(
                 &ctx,
@@ -492,7 +517,7 @@ impl ProjectHandler {
     }
 
     /// The ledger itself is unreachable: retry later with the recoverable policy's base delay.
-    fn infrastructure_retry(&self, ctx: &JobContext, message: &str) -> JobOutcome {
+    fn infrastructure_retry(&self, ctx: &JobContext, message: &str) -> Handled {
         let delay = self
             .settings
             .policies
@@ -503,10 +528,10 @@ impl ProjectHandler {
             delay_secs = delay.as_secs_f64(),
             "ledger unavailable; job rescheduled"
         );
-        JobOutcome::RetryAfter {
+        Handled::outcome(JobOutcome::RetryAfter {
             delay,
             reason: message.to_owned(),
-        }
+        })
     }
 }
 
@@ -521,15 +546,16 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 impl JobHandler for ProjectHandler {
     fn handle(
         &self,
-        job: Result<ProjectJob, String>,
+        payload: Vec<u8>,
         ctx: JobContext,
-    ) -> Pin<Box<dyn Future<Output = JobOutcome> + Send + '_>> {
+    ) -> Pin<Box<dyn Future<Output = Handled> + Send + '_>> {
         Box::pin(async move {
-            match job {
+            match serde_json::from_slice::<ProjectJob>(&payload) {
                 Ok(job) => self.run_job(job, ctx).await,
                 Err(e) => {
-                    tracing::error!(job_id = %ctx.job_id, error = %e, "undecodable job payload; killed");
-                    JobOutcome::Abort(e)
+                    let message = format!("undecodable payload: {e}");
+                    tracing::error!(job_id = %ctx.job_id, error = %message, "undecodable job payload; killed");
+                    Handled::outcome(JobOutcome::Abort(message))
                 }
             }
         }

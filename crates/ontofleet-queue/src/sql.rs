@@ -1,0 +1,180 @@
+//! The statements of ontofleet's own fetch/complete/heartbeat cycle on apalis-postgres's schema
+//! (`apalis.jobs`, `apalis.workers`), used in place of apalis-postgres's `Persisted` state
+//! machine (see ARCHITECTURE.md, "The queue layer", for why and what to re-check on an apalis
+//! upgrade). Every statement reaches its rows by primary key or by one of the partial indexes
+//! of migration `…000010`, so its cost does not grow with the jobs the queue has finished.
+
+use std::time::Duration;
+
+use sqlx::PgConnection;
+
+use crate::{JobOutcome, QUEUE, QueueError};
+
+/// A job claimed by a worker.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Claimed {
+    /// Job id (ULID text).
+    pub id: String,
+    /// The payload (JSON bytes).
+    pub job: Vec<u8>,
+    /// Executions counted by the queue, this one included.
+    pub attempts: i32,
+}
+
+/// Claim up to `limit` due jobs for `worker`, oldest due first, in one statement (no
+/// transaction of its own): `Running`, locked by the worker, the attempt counted. Rows other
+/// workers are claiming at the same moment are skipped, not waited for.
+pub async fn claim(
+    conn: &mut PgConnection,
+    worker: &str,
+    limit: usize,
+) -> Result<Vec<Claimed>, QueueError> {
+    Ok(sqlx::query_as(
+        "UPDATE apalis.jobs j SET status = 'Running', lock_by = $1, lock_at = now(), attempts = j.attempts + 1 \
+           FROM (SELECT id FROM apalis.jobs \
+                  WHERE job_type = $2 AND (status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts)) \
+                    AND run_at <= now() \
+                  ORDER BY priority DESC, run_at ASC, id ASC \
+                  LIMIT $3 FOR UPDATE SKIP LOCKED) c \
+          WHERE j.id = c.id \
+         RETURNING j.id, j.job, j.attempts",
+    )
+    // Planned at each claim with its parameters and the table's current size, never from a
+    // generic plan cached on a connection while the queue was empty (which may scan the whole
+    // table by primary key for ever after). A claim takes a batch, so planning is cheap per job.
+    .persistent(false)
+    .bind(worker)
+    .bind(QUEUE)
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The queue row a [`JobOutcome`] leaves: status, `last_result`, and the delay before the next
+/// fetch (a retry's persisted backoff).
+fn columns(outcome: &JobOutcome) -> (&'static str, serde_json::Value, f64) {
+    match outcome {
+        JobOutcome::Done => ("Done", serde_json::json!({"Ok": null}), 0.0),
+        JobOutcome::RetryAfter { delay, reason } => (
+            "Failed",
+            serde_json::json!({"Err": reason}),
+            delay.as_secs_f64(),
+        ),
+        JobOutcome::Abort(reason) => ("Killed", serde_json::json!({"Err": reason}), 0.0),
+    }
+}
+
+/// The completion statement: `$1` ids, `$2` statuses, `$3` results, `$4` retry delays in
+/// seconds, `$5` the worker. The holder is compared with `IS NOT DISTINCT FROM`, which no index
+/// serves, so the rows are found by primary key: the lock index also holds an entry for every
+/// row version a worker ever claimed (until vacuum), and a plan through it would read them all.
+pub const COMPLETE_SQL: &str = "UPDATE apalis.jobs j SET status = u.status, last_result = u.result, done_at = now(), \
+        lock_by = NULL, run_at = CASE WHEN u.status = 'Failed' THEN now() + make_interval(secs => u.delay) ELSE j.run_at END \
+   FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::float8[]) AS u(id, status, result, delay) \
+  WHERE j.id = u.id AND j.lock_by IS NOT DISTINCT FROM $5 AND j.status = 'Running'";
+
+/// Record outcomes of jobs `worker` holds, in one statement by primary key. A row the worker no
+/// longer holds (re-enqueued after missed heartbeats, killed by an operator) is left alone.
+/// Returns how many rows changed.
+pub async fn complete(
+    conn: &mut PgConnection,
+    worker: &str,
+    done: &[(String, JobOutcome)],
+) -> Result<u64, QueueError> {
+    if done.is_empty() {
+        return Ok(0);
+    }
+    let mut ids = Vec::with_capacity(done.len());
+    let mut statuses = Vec::with_capacity(done.len());
+    let mut results = Vec::with_capacity(done.len());
+    let mut delays = Vec::with_capacity(done.len());
+    for (id, outcome) in done {
+        let (status, result, delay) = columns(outcome);
+        ids.push(id.as_str());
+        statuses.push(status);
+        results.push(result);
+        delays.push(delay);
+    }
+    let changed = sqlx::query(COMPLETE_SQL)
+        // Planned at each execution, as `claim` is: a generic plan chosen while the queue was
+        // empty could read the lock index whole instead of the rows by primary key.
+        .persistent(false)
+        .bind(&ids)
+        .bind(&statuses)
+        .bind(&results)
+        .bind(&delays)
+        .bind(worker)
+        .execute(conn)
+        .await?;
+    Ok(changed.rows_affected())
+}
+
+/// Give claimed jobs that never started back to the queue, their attempt not counted.
+pub async fn release(
+    conn: &mut PgConnection,
+    worker: &str,
+    ids: &[String],
+) -> Result<u64, QueueError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let released = sqlx::query(
+        "UPDATE apalis.jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL, attempts = greatest(attempts - 1, 0) \
+          WHERE id = ANY($1) AND lock_by = $2 AND status = 'Running'",
+    )
+    .bind(ids)
+    .bind(worker)
+    .execute(conn)
+    .await?;
+    Ok(released.rows_affected())
+}
+
+/// Register a worker incarnation, or beat: the worker is alive. An upsert, so a worker whose
+/// row was removed as dead (it stalled past its missed heartbeats) comes back.
+pub async fn register(conn: &mut PgConnection, worker: &str) -> Result<(), QueueError> {
+    sqlx::query(
+        "INSERT INTO apalis.workers (id, worker_type, storage_name, layers, last_seen, started_at) \
+         VALUES ($1, $2, 'ontofleet', '', now(), now()) \
+         ON CONFLICT (id) DO UPDATE SET last_seen = now()",
+    )
+    .bind(worker)
+    .bind(QUEUE)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Put back the jobs held by workers silent for longer than `dead_after` (SIGKILLed, lost their
+/// network): `Pending`, unlocked; then remove the rows of those workers that hold nothing any
+/// more, so each dead worker's claims are looked at once, not at every beat of every live
+/// worker. Rows being changed at this moment are skipped (the next beat sees them). Returns the
+/// ids re-enqueued.
+pub async fn rescue_orphans(
+    conn: &mut PgConnection,
+    dead_after: Duration,
+) -> Result<Vec<String>, QueueError> {
+    Ok(sqlx::query_scalar(
+        "WITH dead AS (SELECT id FROM apalis.workers \
+                        WHERE worker_type = $1 AND last_seen < now() - make_interval(secs => $2)), \
+              stale AS (SELECT j.id, j.lock_by FROM apalis.jobs j \
+                         WHERE j.lock_by IN (SELECT id FROM dead) AND j.status IN ('Queued', 'Running') \
+                           FOR UPDATE OF j SKIP LOCKED), \
+              moved AS (UPDATE apalis.jobs j SET status = 'Pending', lock_by = NULL, lock_at = NULL, \
+                               last_result = jsonb_build_object('Err', 'worker ' || stale.lock_by || ' missed its heartbeats; job re-enqueued') \
+                          FROM stale WHERE j.id = stale.id RETURNING j.id), \
+              gone AS (DELETE FROM apalis.workers w WHERE w.id IN (SELECT id FROM dead) \
+                          AND NOT EXISTS (SELECT 1 FROM apalis.jobs j \
+                                           WHERE j.lock_by = w.id AND j.status IN ('Queued', 'Running') \
+                                             AND j.id NOT IN (SELECT id FROM moved))) \
+         SELECT id FROM moved",
+    )
+    // Planned at each beat (every few seconds) for the queue's current size, as `claim` is.
+    .persistent(false)
+    .bind(QUEUE)
+    .bind(dead_after.as_secs_f64())
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The channel apalis-postgres's insert trigger notifies (payload: JSON with `job_type`).
+pub const INSERT_CHANNEL: &str = "apalis::job::insert";
