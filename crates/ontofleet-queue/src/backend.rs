@@ -382,16 +382,10 @@ async fn drive(
     );
     let mut backoff = Backoff::new();
     loop {
-        let registered = async {
-            let mut conn = pool.acquire().await?;
-            sql::register(&mut conn, &name).await?;
-            sql::rescue_orphans(&mut conn, dead_after).await
-        }
-        .await;
-        match registered {
+        match beat_once(&pool, &name, dead_after).await {
             Ok(rescued) => {
-                if !rescued.is_empty() {
-                    tracing::info!(worker = %name, jobs = rescued.len(), "re-enqueued jobs of workers that missed their heartbeats");
+                if rescued > 0 {
+                    shared.wake.notify_one();
                 }
                 break;
             }
@@ -545,6 +539,17 @@ async fn listen(shared: Arc<Shared>, pool: PgPool) {
     }
 }
 
+/// Register or beat, then re-enqueue the jobs of workers that stopped beating; returns how many.
+async fn beat_once(pool: &PgPool, name: &str, dead_after: Duration) -> Result<usize, QueueError> {
+    let mut conn = pool.acquire().await?;
+    sql::register(&mut conn, name).await?;
+    let rescued = sql::rescue_orphans(&mut conn, dead_after).await?;
+    if !rescued.is_empty() {
+        tracing::info!(worker = %name, jobs = rescued.len(), "re-enqueued jobs of workers that missed their heartbeats");
+    }
+    Ok(rescued.len())
+}
+
 /// Keep this worker's row alive and re-enqueue the jobs of workers that stopped beating.
 async fn beat(
     shared: Arc<Shared>,
@@ -558,17 +563,8 @@ async fn beat(
     tick.tick().await;
     loop {
         tick.tick().await;
-        let beat = async {
-            let mut conn = pool.acquire().await?;
-            sql::register(&mut conn, &name).await?;
-            sql::rescue_orphans(&mut conn, dead_after).await
-        }
-        .await;
-        match beat {
-            Ok(rescued) if !rescued.is_empty() => {
-                tracing::info!(worker = %name, jobs = rescued.len(), "re-enqueued jobs of workers that missed their heartbeats");
-                shared.wake.notify_one();
-            }
+        match beat_once(&pool, &name, dead_after).await {
+            Ok(rescued) if rescued > 0 => shared.wake.notify_one(),
             Ok(_) => {}
             Err(e) => tracing::warn!(worker = %name, error = %e, "heartbeat failed"),
         }

@@ -242,11 +242,13 @@ impl ProjectHandler {
             error: None,
             attempt: Some(&attempt),
         };
+        // The queue row is finished by the transaction that writes the project: a committed
+        // project and a `Done` job cannot disagree, and no acknowledgement follows. Before the
+        // item commit, whose statement locks the run row that every item of the run shares:
+        // from then on only the COMMIT may stand between it and the next item's commit.
+        ontofleet_queue::record_outcome(&mut tx, job, &JobOutcome::Done).await?;
         let completed_run =
             ontofleet_control::complete_item(&mut tx, self.fence(run), project_id, &result).await?;
-        // The queue row is finished by the transaction that writes the project: a committed
-        // project and a `Done` job cannot disagree, and no acknowledgement follows.
-        ontofleet_queue::record_outcome(&mut tx, job, &JobOutcome::Done).await?;
         tx.commit().await?;
         Ok(Done::Committed {
             status,
@@ -267,6 +269,15 @@ impl ProjectHandler {
         decision: Decision,
     ) -> Result<Option<RunStatus>, AttemptError> {
         let mut tx = self.pool.begin().await?;
+        let queue_outcome = match decision {
+            Decision::Retry { delay, .. } => JobOutcome::RetryAfter {
+                delay,
+                reason: message.to_owned(),
+            },
+            Decision::Fail | Decision::Skip => JobOutcome::Abort(message.to_owned()),
+        };
+        // First, as in a successful attempt: the run row is locked last.
+        ontofleet_queue::record_outcome(&mut tx, ctx, &queue_outcome).await?;
         let outcome = match decision {
             Decision::Retry { .. } => "retry",
             Decision::Fail => "failed",
@@ -346,14 +357,6 @@ impl ProjectHandler {
                 .await?;
             }
         }
-        let outcome = match decision {
-            Decision::Retry { delay, .. } => JobOutcome::RetryAfter {
-                delay,
-                reason: message.to_owned(),
-            },
-            Decision::Fail | Decision::Skip => JobOutcome::Abort(message.to_owned()),
-        };
-        ontofleet_queue::record_outcome(&mut tx, ctx, &outcome).await?;
         tx.commit().await?;
         Ok(completed)
     }
@@ -378,9 +381,9 @@ impl ProjectHandler {
             lock_token: None,
             ..self.fence(run)
         };
-        let done = ontofleet_control::complete_item(&mut tx, fence, project_id, &result).await?;
         ontofleet_queue::record_outcome(&mut tx, ctx, &JobOutcome::Abort(reason.to_owned()))
             .await?;
+        let done = ontofleet_control::complete_item(&mut tx, fence, project_id, &result).await?;
         tx.commit().await?;
         Ok(done)
     }

@@ -13,8 +13,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{
-    Chunk, Event, EventRef, Loaded, LoadedProject, MAPPING_PRESENT_SQL, MappingRow, Outline,
-    PROJECT_PART_SQL, PhaseLink, ProjectPart, Row, Rows, Task, TaskRef, index_mappings, plain,
+    Chunk, Event, EventRef, Loaded, LoadedProject, MappingRow, Outline, PROJECT_PART_SQL,
+    PhaseLink, ProjectPart, Row, Rows, Task, TaskRef, index_mappings, mappings_by_id, plain,
     project_part, rows, sort_by_time,
 };
 use crate::PipelineError;
@@ -31,6 +31,14 @@ pub(super) enum Head {
 /// (and what hangs off them) are read only when there are at most `$3`; the count is an index
 /// scan of the project's tasks.
 pub(crate) fn sql() -> String {
+    let projects = mappings_by_id("projects", "ARRAY[$1::uuid]");
+    let context = mappings_by_id("projects.context", "ARRAY[$1::uuid]");
+    let phases = mappings_by_id(
+        "phases",
+        "ARRAY(SELECT id FROM phases WHERE project_id = $1)",
+    );
+    let tasks = mappings_by_id("tasks", "(SELECT a FROM ids)::uuid[]");
+    let events = mappings_by_id("task_calendar_events", "ARRAY(SELECT id FROM e)");
     format!(
         "WITH n AS (SELECT count(*) AS n FROM tasks WHERE project_id = $1 AND deleted_at IS NULL), \
      t AS (SELECT * FROM tasks WHERE project_id = $1 AND deleted_at IS NULL AND (SELECT n.n FROM n) <= $3), \
@@ -39,21 +47,7 @@ pub(crate) fn sql() -> String {
      l AS (SELECT pt.id, pt.phase_id, pt.task_id, \
                   (SELECT x.project_id FROM phases x WHERE x.id = pt.phase_id) AS phase_project_id \
              FROM phase_tasks pt WHERE pt.task_id = ANY ((SELECT a FROM ids)::uuid[])), \
-     m AS (SELECT m.legacy_table, m.legacy_id, m.onto_id, m.checksum, {MAPPING_PRESENT_SQL} AS present \
-             FROM legacy_entity_mappings m \
-            WHERE m.legacy_table IN ('projects', 'projects.context') AND m.legacy_id = $1 \
-           UNION ALL \
-           SELECT m.legacy_table, m.legacy_id, m.onto_id, m.checksum, {MAPPING_PRESENT_SQL} \
-             FROM legacy_entity_mappings m \
-            WHERE m.legacy_table = 'phases' AND m.legacy_id = ANY (ARRAY(SELECT id FROM phases WHERE project_id = $1)) \
-           UNION ALL \
-           SELECT m.legacy_table, m.legacy_id, m.onto_id, m.checksum, {MAPPING_PRESENT_SQL} \
-             FROM legacy_entity_mappings m \
-            WHERE m.legacy_table = 'tasks' AND m.legacy_id = ANY ((SELECT a FROM ids)::uuid[]) \
-           UNION ALL \
-           SELECT m.legacy_table, m.legacy_id, m.onto_id, m.checksum, {MAPPING_PRESENT_SQL} \
-             FROM legacy_entity_mappings m \
-            WHERE m.legacy_table = 'task_calendar_events' AND m.legacy_id = ANY (ARRAY(SELECT id FROM e))) \
+     m AS ({projects} UNION ALL {context} UNION ALL {phases} UNION ALL {tasks} UNION ALL {events}) \
 SELECT json_build_object( \
   'tasks_total', (SELECT n.n FROM n), \
   'item', (SELECT i.status FROM migration_run_items i WHERE i.run_id = $2 AND i.project_id = $1), \

@@ -210,6 +210,21 @@ pub(crate) const MAPPING_PRESENT_SQL: &str = "CASE m.onto_table \
             WHEN 'onto_documents' THEN EXISTS (SELECT 1 FROM onto_documents o WHERE o.id = m.onto_id) \
             ELSE false END";
 
+/// The mappings of `table` for the ids of the uuid array expression `ids`. Each id is looked up on
+/// its own through the unique key: `LIMIT 1` keeps the lateral sub-select from being flattened
+/// into a join, which the planner may otherwise run as a scan of every mapping of the table (a
+/// generic plan chosen while the mapping table was small, say). The mapping table grows by
+/// every entity migrated, so the per-id path is the only one whose cost stays flat.
+pub(crate) fn mappings_by_id(table: &str, ids: &str) -> String {
+    format!(
+        "SELECT m.* FROM unnest({ids}) AS k(id) \
+         CROSS JOIN LATERAL (SELECT m.legacy_table, m.legacy_id, m.onto_id, m.checksum, \
+                                    {MAPPING_PRESENT_SQL} AS present \
+                               FROM legacy_entity_mappings m \
+                              WHERE m.legacy_table = '{table}' AND m.legacy_id = k.id LIMIT 1) m"
+    )
+}
+
 /// What the outline keeps of a task: enough to resolve references, find parent cycles and
 /// assign onto ids before the task's full row is read.
 #[derive(Debug, Clone, Deserialize)]

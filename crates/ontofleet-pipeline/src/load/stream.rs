@@ -17,9 +17,9 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{
-    Chunk, EventRef, Loaded, LoadedProject, MAPPING_PRESENT_SQL, MappingRow, Outline,
-    PROJECT_PART_SQL, PhaseLink, ProjectPart, Row, Rows, TaskRef, index_mappings, lean,
-    project_part, sort_by_time,
+    Chunk, EventRef, Loaded, LoadedProject, MappingRow, Outline, PROJECT_PART_SQL, PhaseLink,
+    ProjectPart, Row, Rows, TaskRef, index_mappings, lean, mappings_by_id, project_part,
+    sort_by_time,
 };
 use crate::PipelineError;
 
@@ -52,25 +52,14 @@ SELECT 4::int2, json_build_object('task', to_json(t), 'events', \
 }
 
 /// The mappings of a big project's entities (written only under the project's lock, so they
-/// need not share the cursor's snapshot). The id arrays are large, so each id is looked up on
-/// its own through the unique key: `LIMIT 1` keeps the lateral sub-select from being flattened
-/// into a join the planner could turn into a scan of the whole (growing) mapping table.
+/// need not share the cursor's snapshot).
 pub(crate) fn mappings_sql() -> String {
-    let arm = |table: &str, ids: &str| {
-        format!(
-            "SELECT m.* FROM unnest({ids}::uuid[]) AS k(id) \
-             CROSS JOIN LATERAL (SELECT m.legacy_table, m.legacy_id, m.onto_id, m.checksum, \
-                                        {MAPPING_PRESENT_SQL} AS present \
-                                   FROM legacy_entity_mappings m \
-                                  WHERE m.legacy_table = '{table}' AND m.legacy_id = k.id LIMIT 1) m"
-        )
-    };
     [
-        arm("projects", "ARRAY[$1::uuid]"),
-        arm("projects.context", "ARRAY[$1::uuid]"),
-        arm("phases", "$2"),
-        arm("tasks", "$3"),
-        arm("task_calendar_events", "$4"),
+        mappings_by_id("projects", "ARRAY[$1::uuid]"),
+        mappings_by_id("projects.context", "ARRAY[$1::uuid]"),
+        mappings_by_id("phases", "$2::uuid[]"),
+        mappings_by_id("tasks", "$3::uuid[]"),
+        mappings_by_id("task_calendar_events", "$4::uuid[]"),
     ]
     .join(" UNION ALL ")
 }
