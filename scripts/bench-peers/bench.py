@@ -823,6 +823,12 @@ class Bench:
             "commits and rows per job: pg_stat_database deltas over the drain, without the "
             "orchestrator's own completion polls.",
         ]
+        for system in sorted({r["system"] for r in self.runs if not SYSTEMS[r["system"]].peer}):
+            lats = [x for r in self.runs if r["ok"] and r["system"] == system and r["phase"] == "pickup"
+                    for x in r.get("latencies_ms", [])]
+            if lats:
+                lines.append(f"{system} pickup max over all {len(lats)} measured single jobs: "
+                             f"{max(lats):.1f} ms (target < 100 ms).")
         if any(r.get("t_source", "producer") != "producer" for r in self.runs if r["ok"]):
             lines.append("Some pickups used the orchestrator's send time as t (the driver does not echo t).")
         failed = [r for r in self.runs if not r["ok"]]

@@ -67,10 +67,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("edge diff", "FROM onto_edges WHERE src_id"),
     ("resync update", "UPDATE onto_tasks o SET"),
     ("queue claim", "SET status = 'Running', lock_by = $1"),
-    (
-        "queue completion",
-        "FROM unnest($1::text[], $2::text[], $3::jsonb[]",
-    ),
+    ("queue completion", "SET status = $2 -> j.id ->> 0"),
     ("orphan rescue", "missed its heartbeats"),
 ];
 
