@@ -78,6 +78,16 @@ pub const COMPLETE_SQL: &str = "UPDATE apalis.jobs j SET status = $2 -> j.id ->>
         run_at = CASE WHEN $2 -> j.id ->> 0 = 'Failed' THEN now() + make_interval(secs => ($2 -> j.id ->> 2)::float8) ELSE j.run_at END \
   WHERE j.id = ANY($1) AND j.lock_by IS NOT DISTINCT FROM $3 AND j.status IS NOT DISTINCT FROM 'Running'";
 
+/// `$1` and `$2` of [`COMPLETE_SQL`]: the ids, and the object from id to its outcome's row.
+pub(crate) fn complete_binds(done: &[(String, JobOutcome)]) -> (Vec<&str>, serde_json::Value) {
+    let ids = done.iter().map(|(id, _)| id.as_str()).collect();
+    let outcomes = done
+        .iter()
+        .map(|(id, outcome)| (id.clone(), columns(outcome)))
+        .collect();
+    (ids, serde_json::Value::Object(outcomes))
+}
+
 /// Record outcomes of jobs `worker` holds, in one statement by primary key. A row the worker no
 /// longer holds (re-enqueued after missed heartbeats, killed by an operator) is left alone.
 /// Returns how many rows changed.
@@ -89,14 +99,10 @@ pub async fn complete(
     if done.is_empty() {
         return Ok(0);
     }
-    let ids: Vec<&str> = done.iter().map(|(id, _)| id.as_str()).collect();
-    let outcomes: serde_json::Map<String, serde_json::Value> = done
-        .iter()
-        .map(|(id, outcome)| (id.clone(), columns(outcome)))
-        .collect();
+    let (ids, outcomes) = complete_binds(done);
     let changed = sqlx::query(COMPLETE_SQL)
         .bind(&ids)
-        .bind(serde_json::Value::Object(outcomes))
+        .bind(outcomes)
         .bind(worker)
         .execute(conn)
         .await?;

@@ -166,18 +166,19 @@ async fn complete_explained(pool: &PgPool, worker: &str, claim: usize, n: usize)
     let mut conn = pool.acquire().await.unwrap();
     let claimed = sql::claim(&mut conn, worker, claim).await.unwrap();
     assert_eq!(claimed.len(), claim);
-    let ids: Vec<String> = claimed.into_iter().take(n).map(|c| c.id).collect();
-    let outcomes: serde_json::Map<String, Value> = ids
-        .iter()
-        .map(|id| (id.clone(), serde_json::json!(["Done", {"Ok": null}, 0.0])))
+    let done: Vec<(String, JobOutcome)> = claimed
+        .into_iter()
+        .take(n)
+        .map(|c| (c.id, JobOutcome::Done))
         .collect();
+    let (ids, outcomes) = sql::complete_binds(&done);
     let sql = format!(
         "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {}",
         sql::COMPLETE_SQL
     );
     let plan: Value = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(&ids)
-        .bind(Value::Object(outcomes))
+        .bind(outcomes)
         .bind(worker)
         .fetch_one(&mut *conn)
         .await
