@@ -41,6 +41,13 @@ workload() {
   eval "$(ONTOFLEET_DB_NAME=$dbname scripts/db.sh)"
   local admin=$ONTOFLEET_TEST_DATABASE_URL
   psql "$admin" -qc "drop database if exists $dbname with (force)" -c "create database $dbname" >/dev/null
+  # The bench's own database on that server, also when ONTOFLEET_DATABASE_URL named another one
+  # (db.sh then returns that URL as it is, and the bench must not seed into it).
+  ONTOFLEET_DATABASE_URL=$(python3 - "$admin" "$dbname" <<'PY'
+import sys, urllib.parse as u
+p = u.urlsplit(sys.argv[1]); print(u.urlunsplit((p.scheme, p.netloc, "/" + sys.argv[2], p.query, p.fragment)))
+PY
+)
   export ONTOFLEET_DATABASE_URL
   local db=$ONTOFLEET_DATABASE_URL
   q() { psql "$db" -Atqc "$1"; }

@@ -59,10 +59,11 @@ pub async fn connect(settings: &DbSettings) -> Result<PgPool, DbError> {
 /// A pool for worker processes, whose sessions
 ///
 /// - commit asynchronously (`synchronous_commit = off`). Losing the last commits in a server
-///   crash is safe there: a job's queue acknowledgement is committed after its project
-///   transaction, later in the same WAL, so a lost project commit always comes with a lost
-///   acknowledgement and the job runs again; the ledger then finds whatever did commit. Not
-///   waiting for WAL flushes matters because item commits of one run serialise on the run row;
+///   crash is safe there: a job's queue row is completed inside its project transaction (or, for
+///   an outcome the handler could not record there, acknowledged after it, later in the same
+///   WAL), so a lost project commit always comes with a lost completion and the job runs again;
+///   the ledger then finds whatever did commit. Not waiting for WAL flushes matters because item
+///   commits of one run serialise on the run row;
 /// - plan no sequential scan where an index path exists (`enable_seqscan = off`). Every
 ///   statement a worker issues per project reaches its rows by index (the `plans` e2e test
 ///   checks it), but a prepared statement's generic plan is chosen once per connection, often
