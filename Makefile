@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO := env -u DATABASE_URL cargo
 
-.PHONY: help build demo test chaos lint fmt bench bench-scale bench-peers clean-db
+.PHONY: help build demo fake-llm test chaos lint fmt bench bench-scale bench-peers clean-db
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -10,8 +10,13 @@ help: ## List targets
 build: ## Build the ontofleet binary (debug)
 	$(CARGO) build --bin ontofleet
 
-demo: build ## Seed a demo dataset and migrate it with two workers
+demo: build ## Seed a demo dataset and migrate it with two workers (DEMO_CLASSIFIER=openai: through fake-llm)
+	$(CARGO) build --bin fake-llm
 	scripts/demo.sh
+
+fake-llm: ## Run the OpenAI-compatible fake server in the foreground (FAKE_LLM_ARGS="--addr … --rate 429=0.1 …")
+	$(CARGO) build --bin fake-llm
+	target/debug/fake-llm $(FAKE_LLM_ARGS)
 
 test: build ## Full test suite against a real PostgreSQL
 	eval "$$(scripts/db.sh)" && $(CARGO) test --workspace
@@ -26,8 +31,8 @@ lint: ## cargo fmt --check and clippy -D warnings
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-bench: ## 5 × (seed ≥ 50k tasks, migrate with 2 worker processes); print each run and the medians
-	$(CARGO) build --release --bin ontofleet
+bench: ## 5 × (seed ≥ 50k tasks, migrate with 2 worker processes); medians; then one run with the openai classifier (fake, 300 ms)
+	$(CARGO) build --release --bin ontofleet --bin fake-llm
 	scripts/bench.sh
 
 bench-scale: ## The 50k and the 1M-task workloads (plus a 50k-task project) in one go; figures and ratios

@@ -2,7 +2,9 @@
 # seed a workload into a fresh database, migrate it as a user would — `ontofleet run start --all
 # --watch` with worker processes on the default settings — and print the figures one per line.
 # Source it; call `workload NAME SEED_ARGS...`. Knobs: BENCH_WORKERS (default 2),
-# BENCH_CONCURRENCY (default: the configured default), ONTOFLEET_BIN.
+# BENCH_CONCURRENCY (default: the configured default), ONTOFLEET_BIN, BENCH_CLASSIFIER (`rules`,
+# the default, or `openai`: against the fake server, FAKE_LLM_BIN, at BENCH_LLM_LATENCY_MS per
+# call, default 300).
 
 bench_bin=${ONTOFLEET_BIN:-target/release/ontofleet}
 bench_workers=${BENCH_WORKERS:-2}
@@ -64,6 +66,19 @@ PY
   local logs
   logs=$(mktemp -d)
   local pids=()
+  local fake_pid="" llm_url=""
+  if [ "${BENCH_CLASSIFIER:-rules}" = openai ]; then
+    "${FAKE_LLM_BIN:-target/release/fake-llm}" --addr 127.0.0.1:0 --latency-ms "${BENCH_LLM_LATENCY_MS:-300}" \
+      >"$logs/fake-llm.out" 2>&1 &
+    fake_pid=$!
+    for _ in $(seq 50); do
+      grep -q '^listening on ' "$logs/fake-llm.out" && break
+      sleep 0.1
+    done
+    llm_url=$(sed -n 's/^listening on //p' "$logs/fake-llm.out")
+    export ONTOFLEET__CLASSIFIER__KIND=openai ONTOFLEET__CLASSIFIER__BASE_URL="$llm_url" \
+           ONTOFLEET__CLASSIFIER__MODEL=fake-model
+  fi
   local concurrency_args=()
   [ -n "${BENCH_CONCURRENCY:-}" ] && concurrency_args=(--concurrency "$BENCH_CONCURRENCY")
   for i in $(seq 1 "$bench_workers"); do
@@ -101,6 +116,13 @@ PY
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   wait "$sampler" 2>/dev/null || true
+  local llm_stats=""
+  if [ -n "$fake_pid" ]; then
+    llm_stats=$(curl -fsS "${llm_url%/v1}/__stats" || true)
+    kill "$fake_pid" 2>/dev/null || true
+    wait "$fake_pid" 2>/dev/null || true
+    unset ONTOFLEET__CLASSIFIER__KIND ONTOFLEET__CLASSIFIER__BASE_URL ONTOFLEET__CLASSIFIER__MODEL
+  fi
 
   local run run_status secs projects records tasks written p50 p95 pmax per_task_p95 size_after
   run=$(q "select id from migration_runs order by created_at desc limit 1")
@@ -114,6 +136,8 @@ PY
     + (select count(*) from task_calendar_events e join tasks t on t.id = e.task_id join projects p on p.id = t.project_id
         where p.status <> 'archived' and t.deleted_at is null and t.status <> 'done')")
   tasks=$(q "select count(*) from tasks")
+  local migrated
+  migrated=$(q "select count(*) from onto_tasks")
   written=$(q "select count(*) from legacy_entity_mappings")
   read -r p50 p95 pmax <<<"$(q "select percentile_cont(0.5) within group (order by duration_ms)::int,
       percentile_cont(0.95) within group (order by duration_ms)::int, max(duration_ms)
@@ -131,6 +155,8 @@ PY
   echo "${prefix}run: $run $run_status in $(awk -v a="$t1" -v b="$t0" 'BEGIN {printf "%.2f", a - b}') s from the command ($(printf '%.2f' "$secs") s from started_at), $written mappings written"
   echo "${prefix}records/s: $(awk -v r="$records" -v a="$t1" -v b="$t0" 'BEGIN {printf "%.0f", r / (a - b)}') (from the run start command to its return)"
   echo "${prefix}records/s from started_at: $(awk -v r="$records" -v s="$secs" 'BEGIN {printf "%.0f", r / s}')"
+  echo "${prefix}tasks/s: $(awk -v r="$migrated" -v a="$t1" -v b="$t0" 'BEGIN {printf "%.0f", r / (a - b)}') ($migrated tasks migrated, classifier ${BENCH_CLASSIFIER:-rules}; from the run start command to its return)"
+  [ -n "$llm_stats" ] && echo "${prefix}classifier calls: $llm_stats (fake server, ${BENCH_LLM_LATENCY_MS:-300} ms per call)"
   echo "${prefix}projects/s: $(awk -v p="$projects" -v a="$t1" -v b="$t0" 'BEGIN {printf "%.1f", p / (a - b)}')"
   echo "${prefix}job latency p50: $p50 ms"
   echo "${prefix}job latency p95: $p95 ms"

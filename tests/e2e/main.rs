@@ -5,6 +5,7 @@ mod chaos;
 mod chunks;
 mod concurrency;
 mod expect;
+mod llm;
 mod lock;
 mod migration;
 mod operator;

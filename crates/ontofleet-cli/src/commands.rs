@@ -318,13 +318,16 @@ async fn run_preview(cli: &Cli, settings: &Settings, args: &PreviewArgs) -> Resu
     };
     let selected = project_ids.len();
     project_ids.truncate(args.limit);
-    let pipeline = Pipeline::with_rules(
-        TemplateCatalog::load(&pool)
-            .await
-            .map_err(|e| CliError::runtime(format!("cannot load the templates: {e}")))?,
-    )
-    .day_first(settings.pipeline.day_first)
-    .chunk_tasks(settings.pipeline.chunk_tasks);
+    let catalog = TemplateCatalog::load(&pool)
+        .await
+        .map_err(|e| CliError::runtime(format!("cannot load the templates: {e}")))?;
+    let classifier = settings
+        .classifier
+        .build(&catalog)
+        .map_err(|e| CliError::usage(format!("classifier: {e}")))?;
+    let pipeline = Pipeline::with_classifier(std::sync::Arc::new(catalog), classifier)
+        .day_first(settings.pipeline.day_first)
+        .chunk_tasks(settings.pipeline.chunk_tasks);
     let mut ctx = RunContext {
         run_id: Uuid::nil(),
         reference_time,
@@ -396,12 +399,18 @@ async fn preview_one(
             format!("database error: {e}"),
         )
     };
+    // As in a live run, a remote classifier answers before the transaction (its answers are
+    // cached: the one table a preview writes to).
+    let pre = ontofleet_pipeline::preclassify(pool, pipeline, ctx, project_id)
+        .await
+        .map_err(|e| (e.category(), e.to_string()))?;
     let mut tx = pool.begin().await.map_err(db_err)?;
     sqlx::query("SET TRANSACTION READ ONLY")
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-    let outcome = ontofleet_pipeline::migrate_project(&mut tx, pipeline, ctx, project_id).await;
+    let outcome =
+        ontofleet_pipeline::migrate_project(&mut tx, pipeline, ctx, project_id, &pre).await;
     tx.rollback().await.map_err(db_err)?;
     let outcome = outcome.map_err(|e| (e.category(), e.to_string()))?;
     outcome.and_then(|o| o.preview).ok_or_else(|| {
@@ -670,6 +679,20 @@ async fn run_show(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), Cl
             })
             .collect();
         output::table(&["ENTITY", "ACTIONS"], &rows);
+        // Tasks by the classifier that answered (`rules`, `openai`, `rules(fallback)`).
+        if let Some(by) = map
+            .get("classified")
+            .and_then(|v| v.as_object())
+            .filter(|o| !o.is_empty())
+        {
+            out!(
+                "classified {}",
+                by.iter()
+                    .map(|(c, n)| format!("{c} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
     }
     if !problems.is_empty() {
         out!();
@@ -1020,7 +1043,10 @@ async fn worker(settings: &Settings, args: &WorkerArgs) -> Result<(), CliError> 
     if handler.faults.any() {
         tracing::warn!(faults = ?handler.faults, "fault injection enabled (test only)");
     }
-    ontofleet_worker::run(pool, worker, handler, shutdown_signal())
+    let classifier = settings.classifier.clone();
+    let factory: ontofleet_worker::ClassifierFactory =
+        Box::new(move |catalog| classifier.build(catalog).map_err(|e| e.to_string()));
+    ontofleet_worker::run(pool, worker, handler, factory, shutdown_signal())
         .await
         .map_err(|e| CliError::runtime(format!("worker stopped: {e}")))?;
     tracing::info!("worker stopped");

@@ -23,6 +23,7 @@ pub struct Settings {
     pub retry: RetryPolicies,
     pub faults: FaultSettings,
     pub pipeline: PipelineSettings,
+    pub classifier: ontofleet_llm::ClassifierSettings,
 }
 
 /// Pipeline options (`[pipeline]`).

@@ -26,6 +26,8 @@ mod text;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
 
 use ontofleet_core::{ErrorCategory, WorkMode};
 
@@ -47,13 +49,53 @@ pub struct Classification {
     pub work_mode: WorkMode,
     /// Optional third segment of the type key (`deploy`, `meeting`, …), lower-case.
     pub specialization: Option<String>,
-    /// How sure the classifier is, in `0.0..=1.0` (never NaN).
-    pub confidence: f64,
-    /// Name of the classifier that produced this ([`Classifier::name`]).
+    /// How sure the classifier is, in `0.0..=1.0` (never NaN), where it says.
+    pub confidence: Option<f64>,
+    /// Name of the classifier that produced this ([`Classifier::name`], or
+    /// [`FALLBACK_CLASSIFIER`] when `rules` stood in for another one).
     pub classifier: &'static str,
+    /// The model and prompt version of a remote classifier.
+    pub origin: Option<Arc<Origin>>,
+    /// Why a fallback classifier answered instead of the configured one.
+    pub reason: Option<String>,
 }
 
+/// Which model, asked with which prompt, produced a classification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The model name sent to the endpoint.
+    pub model: String,
+    /// The prompt version (changes whenever the prompt or the answer schema does).
+    pub prompt_version: String,
+}
+
+/// The name recorded when `rules` classified a task for another classifier.
+pub const FALLBACK_CLASSIFIER: &str = "rules(fallback)";
+
 impl Classification {
+    /// `rules` standing in for another classifier, for `reason`.
+    pub fn fallback(task: &TaskText<'_>, reason: impl Into<String>) -> Self {
+        Self {
+            classifier: FALLBACK_CLASSIFIER,
+            reason: Some(reason.into()),
+            ..RulesClassifier.classify_one(task)
+        }
+    }
+
+    /// Parse a type key `task.{mode}[.{specialization}]`; `None` if it is not one.
+    pub fn parse_type_key(key: &str) -> Option<(WorkMode, Option<String>)> {
+        let mut parts = key.split('.');
+        if parts.next()? != "task" {
+            return None;
+        }
+        let mode: WorkMode = parts.next()?.parse().ok()?;
+        let spec = parts.next().map(str::to_owned);
+        if parts.next().is_some() || spec.as_deref() == Some("") {
+            return None;
+        }
+        Some((mode, spec))
+    }
+
     /// The proposed type key: `task.execute` or `task.execute.deploy`.
     pub fn type_key(&self) -> String {
         match self.specialization.as_deref() {
@@ -66,20 +108,38 @@ impl Classification {
 /// Why a classifier could not classify a batch.
 #[derive(Debug, thiserror::Error)]
 pub enum ClassifyError {
-    /// The classifier's backend could not be reached or timed out; retrying may help.
-    #[error("classifier unavailable: {0}")]
-    Unavailable(String),
+    /// The classifier's backend could not be reached, timed out or asked to be called later;
+    /// retrying may help, not before `retry_after` when the server said so.
+    #[error("classifier unavailable: {message}")]
+    Unavailable {
+        /// What happened (never the request or the key).
+        message: String,
+        /// The delay the server asked for (`Retry-After` and kin), or an open breaker's rest.
+        retry_after: Option<Duration>,
+    },
     /// The classifier answered, but its output cannot be used.
     #[error("classifier output unusable: {0}")]
     InvalidOutput(String),
+    /// The endpoint refuses every call (key, quota, model): retrying an item cannot help.
+    #[error("classifier misconfigured: {0}")]
+    Misconfigured(String),
 }
 
 impl ClassifyError {
-    /// The error category (SPEC §6.1): `Unavailable` is recoverable, `InvalidOutput` is data.
+    /// The error category (SPEC §6.1): `Unavailable` is recoverable; `InvalidOutput` and
+    /// `Misconfigured` are data, so the next attempt uses `rules` (fallback mode).
     pub fn category(&self) -> ErrorCategory {
         match self {
-            Self::Unavailable(_) => ErrorCategory::Recoverable,
-            Self::InvalidOutput(_) => ErrorCategory::Data,
+            Self::Unavailable { .. } => ErrorCategory::Recoverable,
+            Self::InvalidOutput(_) | Self::Misconfigured(_) => ErrorCategory::Data,
+        }
+    }
+
+    /// The earliest time to try again, when the server (or a breaker) named one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Unavailable { retry_after, .. } => *retry_after,
+            _ => None,
         }
     }
 }
@@ -97,6 +157,20 @@ pub trait Classifier: Send + Sync {
 
     /// Classifies `tasks`, preserving their order.
     fn classify<'a>(&'a self, tasks: &'a [TaskText<'a>]) -> ClassifyFuture<'a>;
+
+    /// `Some` for a classifier that calls out over the network: it is called before the
+    /// project's transaction (never with a connection or the project lock held) and its
+    /// answers are cached in the database under this fingerprint (model, prompt version,
+    /// catalogue). `None` (the default) for an in-process classifier, called inline.
+    fn fingerprint(&self) -> Option<&str> {
+        None
+    }
+
+    /// The most tasks worth passing to one [`Classifier::classify`] call: results are cached
+    /// batch by batch, so a failed call costs only its own batch.
+    fn batch_size(&self) -> usize {
+        usize::MAX
+    }
 }
 
 /// The embedded, deterministic lexicon/phrase classifier (`rules`). Pure and infallible.
@@ -126,8 +200,10 @@ impl RulesClassifier {
         Classification {
             work_mode: verdict.mode,
             specialization: verdict.specialization.map(str::to_owned),
-            confidence: verdict.confidence,
+            confidence: Some(verdict.confidence),
             classifier: Self::NAME,
+            origin: None,
+            reason: None,
         }
     }
 }

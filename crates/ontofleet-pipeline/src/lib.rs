@@ -7,6 +7,7 @@ pub mod checksum;
 pub mod classify;
 pub mod infer;
 pub mod load;
+pub mod preclassify;
 pub mod rules;
 pub mod templates;
 pub mod transform;
@@ -20,7 +21,8 @@ use serde_json::{Value, json};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::classify::{Classifier, ClassifyError, RulesClassifier, TaskText};
+use crate::classify::{Classification, Classifier, ClassifyError, RulesClassifier, TaskText};
+pub use crate::preclassify::{Preclassified, preclassify};
 use crate::templates::TemplateCatalog;
 pub use crate::transform::RunContext;
 use crate::transform::{EdgeCounts, ProjectPlan, Tally, TaskBatch};
@@ -51,6 +53,14 @@ impl PipelineError {
             Self::Sqlx(e) => ontofleet_db::category_of(e),
         }
     }
+
+    /// The earliest time to try again, when the classifier's server named one.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Classifier(e) => e.retry_after(),
+            _ => None,
+        }
+    }
 }
 
 /// What a worker keeps for the whole process: the template cache and the classifier.
@@ -74,9 +84,14 @@ pub const DEFAULT_CHUNK_TASKS: usize = 1_000;
 impl Pipeline {
     /// A pipeline with the embedded rules classifier.
     pub fn with_rules(catalog: TemplateCatalog) -> Self {
+        Self::with_classifier(Arc::new(catalog), Arc::new(RulesClassifier))
+    }
+
+    /// A pipeline with `classifier` (built over the same `catalog`).
+    pub fn with_classifier(catalog: Arc<TemplateCatalog>, classifier: Arc<dyn Classifier>) -> Self {
         Self {
-            catalog: Arc::new(catalog),
-            classifier: Arc::new(RulesClassifier),
+            catalog,
+            classifier,
             date_order: infer::DateOrder::MonthFirst,
             chunk_tasks: DEFAULT_CHUNK_TASKS,
         }
@@ -117,12 +132,15 @@ pub use ontofleet_core::project_lock_key;
 /// `ctx.item_gate`, the run's item was missing or already terminal, and nothing was written.
 ///
 /// The project is planned from its outline, then its tasks are read, classified, transformed and
-/// written a chunk at a time ([`Pipeline::chunk_tasks`]), all in the caller's transaction.
+/// written a chunk at a time ([`Pipeline::chunk_tasks`]), all in the caller's transaction. A
+/// remote classifier's answers come from `pre` ([`preclassify`], called before the
+/// transaction); an in-process one is called here.
 pub async fn migrate_project(
     conn: &mut PgConnection,
     pipeline: &Pipeline,
     ctx: &RunContext,
     project_id: Uuid,
+    pre: &Preclassified,
 ) -> Result<Option<ProjectOutcome>, PipelineError> {
     let loaded = match load::load_project(
         &mut *conn,
@@ -172,11 +190,12 @@ pub async fn migrate_project(
         })
     };
     while let Some(chunk) = rows.next(&mut *conn).await? {
-        let batch = transform_chunk(pipeline, ctx, &outline, &plan, &chunk).await?;
+        let batch = transform_chunk(pipeline, ctx, &outline, &plan, &chunk, pre).await?;
         drop(chunk);
         tally.entities("task", &batch.tasks);
         tally.entities("event", &batch.events);
         tally.problems(&batch.problems);
+        tally.classified(&batch.classified);
         if let Some(preview) = preview.as_mut() {
             preview.add(&batch);
         }
@@ -204,30 +223,45 @@ async fn transform_chunk(
     outline: &load::Outline,
     plan: &ProjectPlan,
     chunk: &load::Chunk,
+    pre: &Preclassified,
 ) -> Result<TaskBatch, PipelineError> {
     // Classify only the tasks whose rows will be written: unchanged ones keep their props.
     let to_classify = transform::tasks::tasks_to_write(plan, &outline.mappings, chunk);
-    let texts: Vec<TaskText<'_>> = to_classify
-        .iter()
-        .map(|t| TaskText {
-            title: &t.title,
-            description: t.description.as_deref(),
-            details: t.details.as_deref(),
-        })
-        .collect();
+    let texts: Vec<TaskText<'_>> = to_classify.iter().map(|t| t.data.text()).collect();
+    let remote = pipeline.classifier.fingerprint().is_some();
     let classifications = if texts.is_empty() {
         Vec::new()
+    } else if ctx.fallback && remote {
+        texts
+            .iter()
+            .map(|t| Classification::fallback(t, "fallback attempt"))
+            .collect()
     } else if ctx.fallback {
         RulesClassifier.classify(&texts).await?
+    } else if remote {
+        // Never a call here, with the lock held: a row that changed since it was classified
+        // (another checksum) or that was not classified at all gets `rules(fallback)`.
+        to_classify
+            .iter()
+            .zip(&texts)
+            .map(|(t, text)| match pre.get(t.data.id, &t.checksum) {
+                Some(c) => c.clone(),
+                None => Classification::fallback(text, "changed after classification"),
+            })
+            .collect()
     } else {
         pipeline.classifier.classify(&texts).await?
     };
+    let mut by_classifier = std::collections::BTreeMap::new();
+    for c in &classifications {
+        *by_classifier.entry(c.classifier).or_default() += 1;
+    }
     let classified: HashMap<Uuid, _> = to_classify
         .iter()
-        .map(|t| t.id)
+        .map(|t| t.data.id)
         .zip(classifications)
         .collect();
-    Ok(transform::build_tasks(
+    let mut batch = transform::build_tasks(
         plan,
         &outline.mappings,
         chunk,
@@ -235,7 +269,9 @@ async fn transform_chunk(
         &pipeline.catalog,
         &classified,
         pipeline.date_order,
-    ))
+    );
+    batch.classified = by_classifier;
+    Ok(batch)
 }
 
 /// Writes a project batch by batch: the project-level rows and the stale-edge deletion with the

@@ -139,6 +139,27 @@ impl TemplateCatalog {
         Self { by_key, scored }
     }
 
+    /// The task type keys a classifier may answer with: the eight `task.{mode}` bases, then
+    /// every active `task.{mode}.{specialization}` template whose mode is one of them, sorted.
+    pub fn task_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = ontofleet_core::WorkMode::ALL
+            .iter()
+            .map(|m| format!("task.{}", m.as_str()))
+            .collect();
+        let mut specialised: Vec<String> = self
+            .by_key
+            .keys()
+            .filter(|k| {
+                crate::classify::Classification::parse_type_key(k)
+                    .is_some_and(|(_, spec)| spec.is_some())
+            })
+            .cloned()
+            .collect();
+        specialised.sort();
+        keys.extend(specialised);
+        keys
+    }
+
     /// Number of templates.
     pub fn len(&self) -> usize {
         self.by_key.len()

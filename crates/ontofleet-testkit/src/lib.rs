@@ -1,6 +1,8 @@
 //! Test helpers: a fresh PostgreSQL database per test, the `ontofleet` binary as a subprocess,
 //! worker processes that can be SIGKILLed, and waiting on run states. Dev-only.
 
+pub mod fake_llm;
+
 use std::path::PathBuf;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};

@@ -16,6 +16,8 @@ use ontofleet_core::{
     Decision, ErrorCategory, ItemStatus, ProjectJob, RetryPolicies, RunStatus, decide,
 };
 use ontofleet_db::ledger::{self, AttemptRecord, RunRow};
+use ontofleet_pipeline::classify::Classifier;
+use ontofleet_pipeline::templates::TemplateCatalog;
 use ontofleet_pipeline::{Pipeline, PipelineError, RunContext};
 use ontofleet_queue::{Handled, JobContext, JobHandler, JobOutcome, WorkerSettings};
 use sqlx::PgPool;
@@ -119,6 +121,14 @@ enum AttemptError {
 }
 
 impl AttemptError {
+    /// When the classifier's server asked to be called again (`Retry-After` and kin).
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Pipeline(e) => e.retry_after(),
+            _ => None,
+        }
+    }
+
     fn category(&self) -> ErrorCategory {
         match self {
             Self::Pipeline(e) => e.category(),
@@ -174,6 +184,20 @@ impl ProjectHandler {
         job: &JobContext,
         t0: Instant,
     ) -> Result<Done, AttemptError> {
+        let ctx = RunContext {
+            run_id: run.id,
+            reference_time: run.reference_time,
+            include_completed_tasks: run.options["include_completed_tasks"]
+                .as_bool()
+                .unwrap_or(false),
+            fallback,
+            dry_run: run.dry_run,
+            item_gate: true,
+        };
+        // A remote classifier answers before the transaction, with no connection held.
+        let pre = ontofleet_pipeline::preclassify(&self.pool, &self.pipeline, &ctx, project_id)
+            .instrument(tracing::info_span!("classify"))
+            .await?;
         // The worker's pool commits asynchronously: see `ontofleet_db::connect_worker`.
         // BEGIN and the project lock go in one round trip (a simple query; the key is an integer
         // we format). A duplicate execution waits here for the first one; the load statement,
@@ -206,18 +230,9 @@ impl ProjectHandler {
                 }
             }
         }
-        let ctx = RunContext {
-            run_id: run.id,
-            reference_time: run.reference_time,
-            include_completed_tasks: run.options["include_completed_tasks"]
-                .as_bool()
-                .unwrap_or(false),
-            fallback,
-            dry_run: run.dry_run,
-            item_gate: true,
-        };
         let Some(outcome) =
-            ontofleet_pipeline::migrate_project(&mut tx, &self.pipeline, &ctx, project_id).await?
+            ontofleet_pipeline::migrate_project(&mut tx, &self.pipeline, &ctx, project_id, &pre)
+                .await?
         else {
             return Ok(Done::AlreadyTerminal);
         };
@@ -453,6 +468,7 @@ impl ProjectHandler {
         )
         .await;
         record.duration_ms = t0.elapsed().as_millis() as i64;
+        let mut retry_after = None;
         let (category, message) = match result {
             Ok(Ok(Ok(Done::Committed {
                 status,
@@ -478,7 +494,10 @@ impl ProjectHandler {
                 }
                 return Handled::recorded(JobOutcome::Abort(reason.to_owned()));
             }
-            Ok(Ok(Err(e))) => (e.category(), e.to_string()),
+            Ok(Ok(Err(e))) => {
+                retry_after = e.retry_after();
+                (e.category(), e.to_string())
+            }
             Ok(Err(panic)) => (
                 ErrorCategory::Fatal,
                 format!("panic: {}", panic_message(&panic)),
@@ -488,12 +507,15 @@ impl ProjectHandler {
                 format!("timed out after {}s", self.settings.job_timeout.as_secs()),
             ),
         };
-        let decision = decide(
-            &self.settings.policies,
-            category,
-            policy_attempt.max(1) as u32,
-            fallback,
-            rand::random_range(-1.0..=1.0),
+        let decision = not_before(
+            decide(
+                &self.settings.policies,
+                category,
+                policy_attempt.max(1) as u32,
+                fallback,
+                rand::random_range(-1.0..=1.0),
+            ),
+            retry_after,
         );
         tracing::warn!(category = %category, error = %message, ?decision, "attempt failed");
         match self
@@ -538,6 +560,21 @@ impl ProjectHandler {
     }
 }
 
+/// The longest delay a server may ask for: a broken `Retry-After` must not park a job for days.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+
+/// A retry is not scheduled before the server's `retry_after` (capped at [`MAX_RETRY_AFTER`]);
+/// the delay is persisted in the job's `run_at` like any other, never slept in memory.
+fn not_before(decision: Decision, retry_after: Option<Duration>) -> Decision {
+    match (decision, retry_after) {
+        (Decision::Retry { delay, fallback }, Some(after)) => Decision::Retry {
+            delay: delay.max(after.min(MAX_RETRY_AFTER)),
+            fallback,
+        },
+        (d, _) => d,
+    }
+}
+
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     panic
         .downcast_ref::<&str>()
@@ -566,18 +603,26 @@ impl JobHandler for ProjectHandler {
     }
 }
 
+/// Builds the configured classifier over the loaded template catalogue (whose task keys are
+/// the answers a remote classifier may give).
+pub type ClassifierFactory =
+    Box<dyn FnOnce(&TemplateCatalog) -> Result<Arc<dyn Classifier>, String> + Send>;
+
 /// Run a worker process until `shutdown` resolves.
 pub async fn run(
     pool: PgPool,
     worker: WorkerSettings,
     handler: HandlerSettings,
+    classifier: ClassifierFactory,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WorkerError> {
-    let catalog = ontofleet_pipeline::templates::TemplateCatalog::load(&pool).await?;
+    let catalog = TemplateCatalog::load(&pool).await?;
     tracing::info!(templates = catalog.len(), "template cache loaded");
+    let classifier = classifier(&catalog).map_err(WorkerError::Classifier)?;
+    tracing::info!(classifier = classifier.name(), "classifier ready");
     let handler = Arc::new(ProjectHandler::new(
         pool.clone(),
-        Pipeline::with_rules(catalog)
+        Pipeline::with_classifier(Arc::new(catalog), classifier)
             .day_first(handler.day_first)
             .chunk_tasks(handler.chunk_tasks),
         handler,
@@ -595,4 +640,7 @@ pub enum WorkerError {
     /// The queue failed.
     #[error(transparent)]
     Queue(#[from] ontofleet_queue::QueueError),
+    /// The configured classifier cannot be built.
+    #[error("cannot build the classifier: {0}")]
+    Classifier(String),
 }

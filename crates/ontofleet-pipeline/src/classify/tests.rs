@@ -117,7 +117,7 @@ fn report(name: &str, rows: &[Row]) -> f64 {
         } else {
             &mut miss_conf
         };
-        bucket.push(c.confidence);
+        bucket.push(c.confidence.unwrap());
     }
     let mean = |v: &[f64]| match v.len() {
         0 => "n/a".to_owned(),
@@ -422,7 +422,8 @@ fn defaults_to_execute_with_low_confidence() {
         });
         assert_eq!(c.work_mode, WorkMode::Execute, "{title:?}");
         assert_eq!(c.specialization, None, "{title:?}");
-        assert!(c.confidence <= 0.3, "{title:?}: {}", c.confidence);
+        let confidence = c.confidence.unwrap();
+        assert!(confidence <= 0.3, "{title:?}: {confidence}");
         assert_eq!(c.classifier, "rules");
         assert_eq!(c.type_key(), "task.execute");
     }
@@ -430,7 +431,8 @@ fn defaults_to_execute_with_low_confidence() {
         title: "Review PR #12",
         ..Default::default()
     });
-    assert!(strong.confidence >= 0.6, "{}", strong.confidence);
+    let confidence = strong.confidence.unwrap();
+    assert!(confidence >= 0.6, "{confidence}");
 }
 
 #[test]
@@ -438,8 +440,10 @@ fn type_key_and_error_categories() {
     let c = Classification {
         work_mode: WorkMode::Execute,
         specialization: Some("deploy".to_owned()),
-        confidence: 0.9,
+        confidence: Some(0.9),
         classifier: "rules",
+        origin: None,
+        reason: None,
     };
     assert_eq!(c.type_key(), "task.execute.deploy");
     let bare = Classification {
@@ -452,14 +456,40 @@ fn type_key_and_error_categories() {
         ..c
     };
     assert_eq!(empty.type_key(), "task.execute");
+    let unavailable = ClassifyError::Unavailable {
+        message: "timeout".into(),
+        retry_after: Some(std::time::Duration::from_secs(3)),
+    };
+    assert_eq!(unavailable.category(), ErrorCategory::Recoverable);
     assert_eq!(
-        ClassifyError::Unavailable("timeout".into()).category(),
-        ErrorCategory::Recoverable
+        unavailable.retry_after(),
+        Some(std::time::Duration::from_secs(3))
     );
     assert_eq!(
         ClassifyError::InvalidOutput("bad json".into()).category(),
         ErrorCategory::Data
     );
+    assert_eq!(
+        ClassifyError::Misconfigured("401".into()).category(),
+        ErrorCategory::Data
+    );
+    assert_eq!(
+        Classification::parse_type_key("task.review.code"),
+        Some((WorkMode::Review, Some("code".to_owned())))
+    );
+    assert_eq!(
+        Classification::parse_type_key("task.plan"),
+        Some((WorkMode::Plan, None))
+    );
+    for bad in [
+        "task",
+        "task.nope",
+        "plan.phase",
+        "task.plan.",
+        "task.a.b.c",
+    ] {
+        assert_eq!(Classification::parse_type_key(bad), None, "{bad}");
+    }
 }
 
 /// Polls a future that is expected to be ready immediately.
@@ -538,10 +568,10 @@ fn robust_on_weird_input() {
             let a = RulesClassifier.classify_one(&task);
             let b = RulesClassifier.classify_one(&task);
             assert_eq!(a, b, "deterministic");
+            let confidence = a.confidence.unwrap();
             assert!(
-                a.confidence.is_finite() && (0.0..=1.0).contains(&a.confidence),
-                "{}",
-                a.confidence
+                confidence.is_finite() && (0.0..=1.0).contains(&confidence),
+                "{confidence}"
             );
             assert_eq!(a.classifier, "rules");
         }

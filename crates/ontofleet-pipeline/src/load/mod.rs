@@ -107,6 +107,17 @@ pub struct Task {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
+impl Task {
+    /// What a classifier sees of the task.
+    pub fn text(&self) -> crate::classify::TaskText<'_> {
+        crate::classify::TaskText {
+            title: &self.title,
+            description: self.description.as_deref(),
+            details: self.details.as_deref(),
+        }
+    }
+}
+
 /// `task_calendar_events`.
 #[derive(Debug, Clone, Deserialize)]
 #[allow(missing_docs)] // Fields mirror the legacy columns of the same name.

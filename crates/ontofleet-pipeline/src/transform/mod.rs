@@ -252,6 +252,7 @@ pub fn ledger_action(
 pub struct Tally {
     by_entity: [[usize; 4]; 5],
     problems: [usize; 3],
+    classified: std::collections::BTreeMap<&'static str, usize>,
 }
 
 const ENTITIES: [&str; 5] = ["project", "document", "plan", "task", "event"];
@@ -282,6 +283,13 @@ impl Tally {
                 .position(|x| *x == p.category)
                 .unwrap_or(0);
             self.problems[c] += 1;
+        }
+    }
+
+    /// Count the tasks each classifier answered for.
+    pub fn classified(&mut self, by: &std::collections::BTreeMap<&'static str, usize>) {
+        for (name, n) in by {
+            *self.classified.entry(name).or_default() += n;
         }
     }
 
@@ -319,6 +327,7 @@ impl Tally {
             json!({"desired": edges.desired, "inserted": edges.inserted, "deleted": edges.deleted}),
         );
         out.insert("skipped_completed".to_owned(), json!(skipped_completed));
+        out.insert("classified".to_owned(), json!(self.classified));
         out.insert("problems".to_owned(), Value::Object(by_category));
         Value::Object(out)
     }

@@ -26,6 +26,9 @@ pub struct TaskBatch {
     pub events: Vec<Entity<EventRow>>,
     /// Problems of these tasks and events.
     pub problems: Vec<Problem>,
+    /// Tasks classified, by the classifier that answered (`rules`, `openai`,
+    /// `rules(fallback)`).
+    pub classified: std::collections::BTreeMap<&'static str, usize>,
 }
 
 /// The chunk's tasks that migrate and whose rows are written (new or changed since their
@@ -34,13 +37,12 @@ pub fn tasks_to_write<'a>(
     plan: &ProjectPlan,
     outline_mappings: &crate::load::Mappings,
     chunk: &'a Chunk,
-) -> Vec<&'a crate::load::Task> {
+) -> Vec<&'a crate::load::Row<crate::load::Task>> {
     chunk
         .tasks
         .iter()
         .filter(|t| plan.task_onto.contains_key(&t.data.id))
         .filter(|t| action(outline_mappings, "tasks", t.data.id, &t.checksum).writes())
-        .map(|t| &t.data)
         .collect()
 }
 
@@ -98,8 +100,10 @@ pub fn build_tasks(
         let classification = classified.get(&d.id).cloned().unwrap_or(Classification {
             work_mode: ontofleet_core::WorkMode::Execute,
             specialization: None,
-            confidence: 0.0,
+            confidence: Some(0.0),
             classifier: "none",
+            origin: None,
+            reason: None,
         });
         let task_text = format!("{} {}", d.title, d.description.as_deref().unwrap_or(""));
         let (type_key, _) =
@@ -120,12 +124,7 @@ pub fn build_tasks(
                 "source": d.source,
                 "source_calendar_event_id": d.source_calendar_event_id,
                 "outdated": d.outdated,
-                "classification": {
-                    "work_mode": classification.work_mode.as_str(),
-                    "specialization": classification.specialization,
-                    "confidence": classification.confidence,
-                    "classifier": classification.classifier,
-                },
+                "classification": classification_props(&classification),
                 "legacy": {
                     "id": d.id, "status": d.status, "priority": d.priority,
                     "parent_task_id": d.parent_task_id, "dependencies": d.dependencies,
@@ -263,6 +262,7 @@ pub fn build_tasks(
         tasks,
         events,
         problems,
+        classified: Default::default(),
     }
 }
 
@@ -281,4 +281,23 @@ fn event_problem(
         category,
         message,
     }
+}
+
+/// `props.classification`: what chose the work mode; model, prompt version and the reason of a
+/// fallback only where there is one.
+fn classification_props(c: &Classification) -> Value {
+    let mut props = json!({
+        "work_mode": c.work_mode.as_str(),
+        "specialization": c.specialization,
+        "confidence": c.confidence,
+        "classifier": c.classifier,
+    });
+    if let Some(origin) = &c.origin {
+        props["model"] = json!(origin.model);
+        props["prompt_version"] = json!(origin.prompt_version);
+    }
+    if let Some(reason) = &c.reason {
+        props["reason"] = json!(reason);
+    }
+    props
 }

@@ -1,0 +1,294 @@
+//! Classification ahead of the project's transaction, for a classifier that calls out
+//! ([`Classifier::fingerprint`] is `Some`): no pooled connection and no project lock is held
+//! while it answers (SPEC §5.1).
+//!
+//! The project's task rows are read a chunk at a time by primary key; a task whose row will
+//! not be written (its mapping's checksum matches) is not classified, one whose answer is in
+//! `classification_cache` under the same checksum and fingerprint is not sent again, and the
+//! rest go to the classifier in batches of [`Classifier::batch_size`], a few at once. Answers
+//! are cached batch by batch as they arrive, so a job retried after a failed call pays only
+//! for the batches that did not answer. Inside the transaction, [`Preclassified::get`] hands
+//! the answers out by task id *and* checksum: a row that changed in between is not matched,
+//! and the transform classifies it with `rules(fallback)`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::classify::{Classification, Classifier, ClassifyError, Origin, TaskText};
+use crate::load::Task;
+use crate::{Pipeline, PipelineError, RunContext};
+
+/// Batches of one project sent at once (each also waits for the classifier's own limit on
+/// calls in flight per worker).
+const PARALLEL_BATCHES: usize = 4;
+
+/// Answers for one project, by task id, with the checksum of the row they were made for.
+#[derive(Debug, Default)]
+pub struct Preclassified {
+    by_task: HashMap<Uuid, (String, Classification)>,
+    /// Calls made to the classifier for this project (cache hits make none).
+    pub calls: usize,
+    /// Tasks answered from the cache.
+    pub cached: usize,
+}
+
+impl Preclassified {
+    /// Nothing classified ahead (an in-process classifier, or fallback mode).
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// The classification made for task `id` as of the row whose checksum is `checksum`.
+    pub fn get(&self, id: Uuid, checksum: &str) -> Option<&Classification> {
+        self.by_task
+            .get(&id)
+            .filter(|(sum, _)| sum == checksum)
+            .map(|(_, c)| c)
+    }
+
+    /// Number of tasks with an answer.
+    pub fn len(&self) -> usize {
+        self.by_task.len()
+    }
+
+    /// Whether no task has an answer.
+    pub fn is_empty(&self) -> bool {
+        self.by_task.is_empty()
+    }
+}
+
+/// One task row of the project as the pre-classification reads it.
+#[derive(Debug, Deserialize, sqlx::FromRow)]
+struct TaskLine {
+    raw: Value,
+    mapped: Option<String>,
+    cached_sum: Option<String>,
+    cached: Option<Value>,
+}
+
+/// A task waiting for an answer.
+struct Pending {
+    id: Uuid,
+    checksum: String,
+    task: Task,
+}
+
+/// The cached form of a classification (`classification_cache.result`).
+#[derive(Debug, Deserialize)]
+struct CachedResult {
+    type_key: String,
+    classifier: String,
+    #[serde(default)]
+    confidence: Option<f64>,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    prompt_version: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+fn to_cache(c: &Classification) -> Value {
+    json!({
+        "type_key": c.type_key(),
+        "classifier": c.classifier,
+        "confidence": c.confidence,
+        "model": c.origin.as_ref().map(|o| &o.model),
+        "prompt_version": c.origin.as_ref().map(|o| &o.prompt_version),
+        "reason": c.reason,
+    })
+}
+
+fn from_cache(v: Value, classifier: &dyn Classifier) -> Option<Classification> {
+    let r: CachedResult = serde_json::from_value(v).ok()?;
+    let (work_mode, specialization) = Classification::parse_type_key(&r.type_key)?;
+    // The name is one of the two a remote classifier records; anything else is not ours.
+    let name = if r.classifier == classifier.name() {
+        classifier.name()
+    } else if r.classifier == crate::classify::FALLBACK_CLASSIFIER {
+        crate::classify::FALLBACK_CLASSIFIER
+    } else {
+        return None;
+    };
+    Some(Classification {
+        work_mode,
+        specialization,
+        confidence: r.confidence,
+        classifier: name,
+        origin: match (r.model, r.prompt_version) {
+            (Some(model), Some(prompt_version)) => Some(Arc::new(Origin {
+                model,
+                prompt_version,
+            })),
+            _ => None,
+        },
+        reason: r.reason,
+    })
+}
+
+/// The task ids of a project that a run selects (`$2`: completed ones too), in id order.
+const IDS_SQL: &str = "SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM tasks \
+  WHERE project_id = $1 AND deleted_at IS NULL AND ($2 OR status <> 'done')";
+
+/// Rows of the ids `$1`, each with the checksum its mapping was written with (only while its
+/// onto row exists) and its cache entry for fingerprint `$2`; every look-up by key.
+const LINES_SQL: &str = "SELECT to_json(t) AS raw, m.checksum AS mapped, c.checksum AS cached_sum, c.result AS cached \
+   FROM unnest($1::uuid[]) AS k(id) \
+   JOIN tasks t ON t.id = k.id \
+   LEFT JOIN LATERAL (SELECT m.checksum FROM legacy_entity_mappings m \
+                       WHERE m.legacy_table = 'tasks' AND m.legacy_id = k.id \
+                         AND EXISTS (SELECT 1 FROM onto_tasks o WHERE o.id = m.onto_id) LIMIT 1) m ON true \
+   LEFT JOIN LATERAL (SELECT c.checksum, c.result FROM classification_cache c \
+                       WHERE c.task_id = k.id AND c.fingerprint = $2 LIMIT 1) c ON true";
+
+const STORE_SQL: &str = "INSERT INTO classification_cache (task_id, fingerprint, checksum, result) \
+   SELECT (e->>'id')::uuid, $1, e->>'checksum', e->'result' FROM jsonb_array_elements($2::jsonb) AS e \
+   ON CONFLICT (task_id, fingerprint) DO UPDATE \
+      SET checksum = EXCLUDED.checksum, result = EXCLUDED.result, created_at = now()";
+
+/// Classify, ahead of the transaction, the tasks of `project_id` whose rows a run would write.
+/// Returns at once with nothing for an in-process classifier and in fallback mode.
+pub async fn preclassify(
+    pool: &PgPool,
+    pipeline: &Pipeline,
+    ctx: &RunContext,
+    project_id: Uuid,
+) -> Result<Preclassified, PipelineError> {
+    let classifier = pipeline.classifier.as_ref();
+    let Some(fingerprint) = classifier.fingerprint() else {
+        return Ok(Preclassified::none());
+    };
+    if ctx.fallback {
+        return Ok(Preclassified::none());
+    }
+    let ids: Vec<Uuid> = sqlx::query_scalar(IDS_SQL)
+        .bind(project_id)
+        .bind(ctx.include_completed_tasks)
+        .fetch_one(pool)
+        .await?;
+    let mut out = Preclassified::default();
+    for ids in ids.chunks(pipeline.chunk_tasks.max(1)) {
+        // The connection goes back to the pool before any call is made.
+        let lines: Vec<TaskLine> = sqlx::query_as(LINES_SQL)
+            .bind(ids)
+            .bind(fingerprint)
+            .fetch_all(pool)
+            .await?;
+        let mut pending = Vec::new();
+        for line in lines {
+            let checksum = crate::checksum::checksum(&line.raw);
+            if line.mapped.as_deref() == Some(checksum.as_str()) {
+                continue; // unchanged: its row is not written, so not classified
+            }
+            let task: Task = serde_json::from_value(line.raw)
+                .map_err(|e| PipelineError::Unreadable(format!("tasks row: {e}")))?;
+            let hit = line
+                .cached
+                .filter(|_| line.cached_sum.as_deref() == Some(checksum.as_str()))
+                .and_then(|v| from_cache(v, classifier));
+            match hit {
+                Some(c) => {
+                    out.cached += 1;
+                    out.by_task.insert(task.id, (checksum, c));
+                }
+                None => pending.push(Pending {
+                    id: task.id,
+                    checksum,
+                    task,
+                }),
+            }
+        }
+        if pending.is_empty() {
+            continue;
+        }
+        let (answers, calls, failure) = classify_pending(classifier, &pending).await;
+        out.calls += calls;
+        if !answers.is_empty() {
+            let rows: Vec<Value> = answers
+                .iter()
+                .map(|(i, c)| {
+                    json!({"id": pending[*i].id, "checksum": pending[*i].checksum, "result": to_cache(c)})
+                })
+                .collect();
+            sqlx::query(STORE_SQL)
+                .bind(fingerprint)
+                .bind(Value::Array(rows))
+                .execute(pool)
+                .await?;
+        }
+        if let Some(e) = failure {
+            return Err(PipelineError::Classifier(e));
+        }
+        for (i, c) in answers {
+            let p = &pending[i];
+            out.by_task.insert(p.id, (p.checksum.clone(), c));
+        }
+    }
+    Ok(out)
+}
+
+type BatchFuture<'a> = std::pin::Pin<
+    Box<
+        dyn std::future::Future<Output = (usize, Result<Vec<Classification>, ClassifyError>)>
+            + Send
+            + 'a,
+    >,
+>;
+
+/// Send `pending` in batches, [`PARALLEL_BATCHES`] at once. Returns the answers by index into
+/// `pending`, the number of batches sent, and the first failure (the most useful one: a
+/// recoverable failure with the longest `retry_after` wins over a later one without).
+async fn classify_pending(
+    classifier: &dyn Classifier,
+    pending: &[Pending],
+) -> (Vec<(usize, Classification)>, usize, Option<ClassifyError>) {
+    let size = classifier.batch_size().max(1);
+    let batches: Vec<(usize, &[Pending])> = pending
+        .chunks(size)
+        .enumerate()
+        .map(|(i, b)| (i * size, b))
+        .collect();
+    let calls = batches.len();
+    // Boxed up front: a stream of closures borrowing `pending` trips the compiler's `Send`
+    // inference for the worker's job future.
+    let futures: Vec<BatchFuture<'_>> = batches
+        .into_iter()
+        .map(|(start, batch)| -> BatchFuture<'_> {
+            Box::pin(async move {
+                let texts: Vec<TaskText<'_>> = batch.iter().map(|p| p.task.text()).collect();
+                (start, classifier.classify(&texts).await)
+            })
+        })
+        .collect();
+    let mut results = futures::stream::iter(futures).buffer_unordered(PARALLEL_BATCHES);
+    let mut answers = Vec::with_capacity(pending.len());
+    let mut failure: Option<ClassifyError> = None;
+    while let Some((start, result)) = results.next().await {
+        match result {
+            Ok(classified) => {
+                answers.extend(
+                    classified
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, c)| (start + i, c)),
+                );
+            }
+            Err(e) => {
+                let worse = match &failure {
+                    None => true,
+                    Some(prev) => e.retry_after() > prev.retry_after(),
+                };
+                if worse {
+                    failure = Some(e);
+                }
+            }
+        }
+    }
+    (answers, calls, failure)
+}
