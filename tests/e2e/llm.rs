@@ -341,6 +341,34 @@ async fn a_refused_key_opens_the_breaker_and_the_run_falls_back_to_rules() {
             "{args:?}"
         );
     }
+    // Settings that cannot work stop a worker at start, with one line and exit 2.
+    for (key, value, says) in [
+        (
+            "ONTOFLEET__CLASSIFIER__KIND",
+            "gpt",
+            "classifier.kind: `gpt` is not a classifier",
+        ),
+        (
+            "ONTOFLEET__CLASSIFIER__BATCH_SIZE",
+            "50",
+            "classifier.batch_size: 50 is not between 1 and 20",
+        ),
+        (
+            "E2E_LLM_KEY",
+            "",
+            "classifier.api_key_env names `E2E_LLM_KEY`, which is not set",
+        ),
+    ] {
+        let mut cmd = db.command(&["worker"]);
+        for (k, v) in &env {
+            cmd.env(k, v);
+        }
+        let out = cmd.env(key, value).output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{key}={value}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
     for name in ["key1", "key2"] {
         let log =
             std::fs::read_to_string(std::env::temp_dir().join(format!("{}-{name}.log", db.name)))

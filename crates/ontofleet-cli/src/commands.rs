@@ -324,7 +324,7 @@ async fn run_preview(cli: &Cli, settings: &Settings, args: &PreviewArgs) -> Resu
     let classifier = settings
         .classifier
         .build(&catalog)
-        .map_err(|e| CliError::usage(format!("classifier: {e}")))?;
+        .map_err(|e| CliError::usage(e.to_string()))?;
     let pipeline = Pipeline::with_classifier(std::sync::Arc::new(catalog), classifier)
         .day_first(settings.pipeline.day_first)
         .chunk_tasks(settings.pipeline.chunk_tasks);
@@ -1020,6 +1020,10 @@ async fn lock_release(cli: &Cli, settings: &Settings, force: bool) -> Result<(),
 
 async fn worker(settings: &Settings, args: &WorkerArgs) -> Result<(), CliError> {
     let faults = settings.faults.parse()?;
+    settings
+        .classifier
+        .check()
+        .map_err(|e| CliError::usage(e.to_string()))?;
     let pool = ontofleet_db::connect_worker(settings.require_database()?).await?;
     require_schema(&pool).await?;
     let mut worker = settings.worker.clone();

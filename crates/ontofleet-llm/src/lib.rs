@@ -35,6 +35,18 @@ pub use crate::settings::{ClassifierSettings, Secret, SettingsError, StructuredO
 const SHORT_FIELD_CHARS: usize = 50;
 
 impl ClassifierSettings {
+    /// Check the settings without building anything (a configuration error before start-up).
+    pub fn check(&self) -> Result<(), SettingsError> {
+        match self.kind.as_str() {
+            "rules" => Ok(()),
+            "openai" => self.validated().map(|_| ()),
+            other => Err(SettingsError::Invalid {
+                key: "kind",
+                message: format!("`{other}` is not a classifier (rules or openai)"),
+            }),
+        }
+    }
+
     /// The classifier `kind` names, over `catalog`'s task keys.
     pub fn build(&self, catalog: &TemplateCatalog) -> Result<Arc<dyn Classifier>, SettingsError> {
         match self.kind.as_str() {

@@ -272,9 +272,12 @@ async fn classify_pending(
     while let Some((start, result)) = results.next().await {
         match result {
             Ok(classified) => {
+                // One answer per task of the batch, whatever a classifier returns.
+                let len = size.min(pending.len() - start);
                 answers.extend(
                     classified
                         .into_iter()
+                        .take(len)
                         .enumerate()
                         .map(|(i, c)| (start + i, c)),
                 );
