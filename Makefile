@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO := env -u DATABASE_URL cargo
 
-.PHONY: help build demo fake-llm test chaos lint fmt bench bench-scale bench-peers clean-db
+.PHONY: help build demo fake-llm test chaos lint fmt bench bench-scale bench-peers bench-telemetry clean-db
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -34,6 +34,10 @@ fmt: ## Format the code
 bench: ## 5 × (seed ≥ 50k tasks, migrate with 2 worker processes); medians; then one run with the openai classifier (fake, 300 ms)
 	$(CARGO) build --release --bin ontofleet --bin fake-llm
 	scripts/bench.sh
+
+bench-telemetry: ## Telemetry off vs on (ops server + OTLP export), interleaved pairs of the make bench run
+	$(CARGO) build --release --bin ontofleet --bin fake-llm
+	scripts/bench-telemetry.sh
 
 bench-scale: ## The 50k and the 1M-task workloads (plus a 50k-task project) in one go; figures and ratios
 	$(CARGO) build --release --bin ontofleet

@@ -4,7 +4,8 @@
 # Source it; call `workload NAME SEED_ARGS...`. Knobs: BENCH_WORKERS (default 2),
 # BENCH_CONCURRENCY (default: the configured default), ONTOFLEET_BIN, BENCH_CLASSIFIER (`rules`,
 # the default, or `openai`: against the fake server, FAKE_LLM_BIN, at BENCH_LLM_LATENCY_MS per
-# call, default 300).
+# call, default 300), BENCH_TELEMETRY (1: workers with `--listen` and OTLP export to the fake
+# server's sink).
 
 bench_bin=${ONTOFLEET_BIN:-target/release/ontofleet}
 bench_workers=${BENCH_WORKERS:-2}
@@ -67,7 +68,7 @@ PY
   logs=$(mktemp -d)
   local pids=()
   local fake_pid="" llm_url=""
-  if [ "${BENCH_CLASSIFIER:-rules}" = openai ]; then
+  if [ "${BENCH_CLASSIFIER:-rules}" = openai ] || [ "${BENCH_TELEMETRY:-0}" = 1 ]; then
     "${FAKE_LLM_BIN:-target/release/fake-llm}" --addr 127.0.0.1:0 --latency-ms "${BENCH_LLM_LATENCY_MS:-300}" \
       >"$logs/fake-llm.out" 2>&1 &
     fake_pid=$!
@@ -76,13 +77,21 @@ PY
       sleep 0.1
     done
     llm_url=$(sed -n 's/^listening on //p' "$logs/fake-llm.out")
-    export ONTOFLEET__CLASSIFIER__KIND=openai ONTOFLEET__CLASSIFIER__BASE_URL="$llm_url" \
-           ONTOFLEET__CLASSIFIER__MODEL=fake-model
+    if [ "${BENCH_CLASSIFIER:-rules}" = openai ]; then
+      export ONTOFLEET__CLASSIFIER__KIND=openai ONTOFLEET__CLASSIFIER__BASE_URL="$llm_url" \
+             ONTOFLEET__CLASSIFIER__MODEL=fake-model
+    fi
+  fi
+  local listen_args=()
+  if [ "${BENCH_TELEMETRY:-0}" = 1 ]; then
+    # Telemetry on: each worker's ops server, and OTLP export to the fake server's sink.
+    export OTEL_EXPORTER_OTLP_ENDPOINT="${llm_url%/v1}"
+    listen_args=(--listen 127.0.0.1:0)
   fi
   local concurrency_args=()
   [ -n "${BENCH_CONCURRENCY:-}" ] && concurrency_args=(--concurrency "$BENCH_CONCURRENCY")
   for i in $(seq 1 "$bench_workers"); do
-    "$bench_bin" worker "${concurrency_args[@]}" --name "bench-w$i" 2>"$logs/worker-$i.log" &
+    "$bench_bin" worker "${concurrency_args[@]}" "${listen_args[@]}" --name "bench-w$i" 2>"$logs/worker-$i.log" &
     pids+=($!)
   done
   # Wait until every worker has registered with the queue, so the run starts on a ready fleet.
@@ -121,7 +130,8 @@ PY
     llm_stats=$(curl -fsS "${llm_url%/v1}/__stats" || true)
     kill "$fake_pid" 2>/dev/null || true
     wait "$fake_pid" 2>/dev/null || true
-    unset ONTOFLEET__CLASSIFIER__KIND ONTOFLEET__CLASSIFIER__BASE_URL ONTOFLEET__CLASSIFIER__MODEL
+    unset ONTOFLEET__CLASSIFIER__KIND ONTOFLEET__CLASSIFIER__BASE_URL ONTOFLEET__CLASSIFIER__MODEL \
+          OTEL_EXPORTER_OTLP_ENDPOINT
   fi
 
   local run run_status secs projects records tasks written p50 p95 pmax per_task_p95 size_after
@@ -156,7 +166,8 @@ PY
   echo "${prefix}records/s: $(awk -v r="$records" -v a="$t1" -v b="$t0" 'BEGIN {printf "%.0f", r / (a - b)}') (from the run start command to its return)"
   echo "${prefix}records/s from started_at: $(awk -v r="$records" -v s="$secs" 'BEGIN {printf "%.0f", r / s}')"
   echo "${prefix}tasks/s: $(awk -v r="$migrated" -v a="$t1" -v b="$t0" 'BEGIN {printf "%.0f", r / (a - b)}') ($migrated tasks migrated, classifier ${BENCH_CLASSIFIER:-rules}; from the run start command to its return)"
-  [ -n "$llm_stats" ] && echo "${prefix}classifier calls: $llm_stats (fake server, ${BENCH_LLM_LATENCY_MS:-300} ms per call)"
+  [ -n "$llm_stats" ] && [ "${BENCH_CLASSIFIER:-rules}" = openai ] && echo "${prefix}classifier calls: $llm_stats (fake server, ${BENCH_LLM_LATENCY_MS:-300} ms per call)"
+  [ -n "$llm_stats" ] && [ "${BENCH_TELEMETRY:-0}" = 1 ] && echo "${prefix}telemetry: on (ops server per worker, OTLP to the fake server's sink: $llm_stats)"
   echo "${prefix}projects/s: $(awk -v p="$projects" -v a="$t1" -v b="$t0" 'BEGIN {printf "%.1f", p / (a - b)}')"
   echo "${prefix}job latency p50: $p50 ms"
   echo "${prefix}job latency p95: $p95 ms"

@@ -7,13 +7,10 @@
 # (BENCH_OPENAI=0 skips it), printed beside the rules figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/bench-figures.sh
 runs=${BENCH_RUNS:-5}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-
-# The first number after "<label>:" in a run's output.
-figure() { grep -m1 "^$1:" "$2" | sed -E 's/^[^:]*: *([0-9.]+).*/\1/'; }
-median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
 for i in $(seq 1 "$runs"); do
   scripts/bench-once.sh >"$out/$i.txt"
@@ -25,7 +22,7 @@ done
 grep -m1 '^machine:' "$out/1.txt"
 grep -m1 '^dataset:' "$out/1.txt"
 all() { for i in $(seq 1 "$runs"); do figure "$1" "$out/$i.txt"; done; }
-cpu() { for i in $(seq 1 "$runs"); do grep -m1 '^machine CPU busy' "$out/$i.txt" | sed -E 's/.*core-s, ([0-9.]+) ms.*/\1/'; done; }
+cpu() { for i in $(seq 1 "$runs"); do cpu_per_project "$out/$i.txt"; done; }
 echo "records/s (median of $runs): $(all 'records/s' | median)"
 echo "projects/s (median): $(all 'projects/s' | median)"
 rules_tasks=$(all 'tasks/s' | median)

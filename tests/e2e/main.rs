@@ -13,6 +13,7 @@ mod plans;
 mod preview;
 mod queue;
 mod rules;
+mod telemetry;
 
 use std::time::Duration;
 

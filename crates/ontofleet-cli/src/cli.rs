@@ -311,4 +311,7 @@ pub struct WorkerArgs {
     /// Worker name prefix.
     #[arg(long, value_name = "PREFIX")]
     pub name: Option<String>,
+    /// Serve /livez, /readyz and /metrics on this address (overrides `telemetry.listen`).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
 }

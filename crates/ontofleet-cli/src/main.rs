@@ -136,7 +136,13 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(commands::dispatch(args)) {
+    let result = runtime.block_on(commands::dispatch(args));
+    // Spans and metrics still buffered go out now. A dead collector costs at most 2 s per signal,
+    // so a worker's 25 s drain plus the flush fits Kubernetes' 30 s termination grace.
+    if let Some(telemetry) = commands::TELEMETRY.get() {
+        telemetry.shutdown(std::time::Duration::from_secs(2));
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let line = e.message.replace('\n', " ");

@@ -24,6 +24,18 @@ pub struct Settings {
     pub faults: FaultSettings,
     pub pipeline: PipelineSettings,
     pub classifier: ontofleet_llm::ClassifierSettings,
+    pub telemetry: TelemetrySettings,
+}
+
+/// `[telemetry]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelemetrySettings {
+    /// Ops server address of a worker; empty = off.
+    pub listen: String,
+    /// Export the backlog gauges from this process.
+    pub backlog: bool,
+    /// Seconds between two backlog queries.
+    pub backlog_interval_secs: u64,
 }
 
 /// Pipeline options (`[pipeline]`).

@@ -36,3 +36,42 @@ pub async fn users_by_status(conn: &mut PgConnection) -> Result<Vec<(String, i64
     .fetch_all(conn)
     .await?)
 }
+
+/// What is left to do in the active runs (`pending`, `running`, `cancelling`), for the backlog
+/// gauges and autoscaling.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// Active runs.
+    pub active_runs: i64,
+    /// Unfinished items waiting for a first execution.
+    pub queued: i64,
+    /// Unfinished items executing now.
+    pub running: i64,
+    /// Unfinished items waiting for a retry.
+    pub retrying: i64,
+}
+
+/// The backlog of the active runs. Unfinished items come from the run counters (total minus
+/// the terminal counters); the running and retrying ones are counted among the active runs'
+/// items by primary key (no status index, no queue scan), and the rest are queued.
+pub async fn backlog(pool: &sqlx::PgPool) -> Result<Backlog, ControlError> {
+    let (active_runs, unfinished, running, retrying): (i64, i64, i64, i64) = sqlx::query_as(
+        "WITH a AS (SELECT id, total_items - succeeded_items - partial_items - failed_items \
+                              - skipped_items - cancelled_items AS left_items \
+                      FROM migration_runs WHERE status IN ('pending', 'running', 'cancelling')) \
+         SELECT (SELECT count(*) FROM a), \
+                (SELECT coalesce(sum(left_items), 0)::bigint FROM a), \
+                count(*) FILTER (WHERE i.status = 'running'), \
+                count(*) FILTER (WHERE i.status = 'retrying') \
+           FROM a LEFT JOIN migration_run_items i ON i.run_id = a.id AND a.left_items > 0 \
+                                                 AND i.status IN ('running', 'retrying')",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(Backlog {
+        active_runs,
+        queued: (unfinished - running - retrying).max(0),
+        running,
+        retrying,
+    })
+}

@@ -128,6 +128,20 @@ impl OpenAiClassifier {
             protocol::PROMPT_VERSION,
             &catalogue[..16]
         );
+        {
+            use opentelemetry::KeyValue;
+            let m = ontofleet_telemetry::metrics();
+            m.classifier_breaker_open.record(0, &[]);
+            for result in ["ok", "unavailable", "misconfigured", "rejected", "refused"] {
+                m.classifier_calls.add(
+                    0,
+                    &[
+                        KeyValue::new("classifier", Self::NAME),
+                        KeyValue::new("result", result),
+                    ],
+                );
+            }
+        }
         let start = match settings.structured_output {
             StructuredOutput::Auto | StructuredOutput::JsonSchema => Rung::JsonSchema,
             StructuredOutput::JsonObject => Rung::JsonObject,
@@ -189,6 +203,7 @@ impl OpenAiClassifier {
     ) -> Result<HashMap<usize, String>, CallError> {
         if let Err(open) = self.breaker.admit() {
             self.stats.refused.fetch_add(1, Ordering::Relaxed);
+            record_call("refused", None);
             return Err(match open.trip {
                 Trip::Misconfigured => CallError::Misconfigured(
                     "circuit breaker open after repeated refusals (key, quota or model)".to_owned(),
@@ -212,6 +227,13 @@ impl OpenAiClassifier {
             self.stats.calls.fetch_add(1, Ordering::Relaxed);
             let started = Instant::now();
             let r = self.send(&body, tasks.len()).await;
+            record_call(
+                match &r {
+                    Ok(_) => "ok",
+                    Err(e) => e.label(),
+                },
+                Some(started.elapsed()),
+            );
             tracing::debug!(
                 tasks = tasks.len(),
                 ?rung,
@@ -226,6 +248,9 @@ impl OpenAiClassifier {
             Err(CallError::Misconfigured(_)) => self.breaker.failure(Trip::Misconfigured),
             _ => self.breaker.success(),
         }
+        ontofleet_telemetry::metrics()
+            .classifier_breaker_open
+            .record(u64::from(self.breaker.is_open()), &[]);
         result.map_err(|e| match e {
             CallError::Transient {
                 message,
@@ -407,6 +432,20 @@ impl OpenAiClassifier {
                     .unwrap_or_else(|| Classification::fallback(t, reason.clone()))
             })
             .collect())
+    }
+}
+
+/// One call in `ontofleet_classifier_calls_total{classifier, result}` (and its duration, when
+/// it went out).
+fn record_call(result: &'static str, took: Option<Duration>) {
+    use opentelemetry::KeyValue;
+    let m = ontofleet_telemetry::metrics();
+    let classifier = KeyValue::new("classifier", OpenAiClassifier::NAME);
+    m.classifier_calls
+        .add(1, &[classifier.clone(), KeyValue::new("result", result)]);
+    if let Some(took) = took {
+        m.classifier_call_duration
+            .record(took.as_secs_f64(), &[classifier]);
     }
 }
 

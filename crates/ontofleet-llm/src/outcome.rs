@@ -31,6 +31,20 @@ pub enum CallError {
     Truncated,
 }
 
+impl CallError {
+    /// The `result` label of `ontofleet_classifier_calls_total`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Transient { .. } => "unavailable",
+            Self::Misconfigured(_) => "misconfigured",
+            Self::Rejected(_) => "rejected",
+            Self::ContextLength => "context_length",
+            Self::ResponseFormat(_) => "response_format",
+            Self::Truncated => "truncated",
+        }
+    }
+}
+
 /// The longest `Retry-After` honoured, as openai-python does; a longer one is a broken header.
 const MAX_HONOURED: Duration = Duration::from_secs(120);
 

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use ontofleet_core::ErrorCategory;
 use serde_json::{Value, json};
 use sqlx::PgConnection;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::classify::{Classification, Classifier, ClassifyError, RulesClassifier, TaskText};
@@ -123,6 +124,8 @@ pub struct ProjectOutcome {
     pub counts: Value,
     /// Preview of what would be written (dry runs and `run preview`).
     pub preview: Option<Value>,
+    /// Entities not written, by (entity, status): `failed` or `skipped` (for the metrics).
+    pub not_written: Vec<(&'static str, &'static str, usize)>,
 }
 
 pub use ontofleet_core::project_lock_key;
@@ -149,6 +152,7 @@ pub async fn migrate_project(
         ctx.item_gate,
         pipeline.chunk_tasks,
     )
+    .instrument(tracing::info_span!("load"))
     .await?
     {
         load::Loaded::Project(loaded) => loaded,
@@ -189,8 +193,15 @@ pub async fn migrate_project(
             first: true,
         })
     };
-    while let Some(chunk) = rows.next(&mut *conn).await? {
-        let batch = transform_chunk(pipeline, ctx, &outline, &plan, &chunk, pre).await?;
+    // Stage spans (`load`, `classify`, `transform`, `write`): the telemetry times them.
+    while let Some(chunk) = rows
+        .next(&mut *conn)
+        .instrument(tracing::info_span!("load"))
+        .await?
+    {
+        let batch = transform_chunk(pipeline, ctx, &outline, &plan, &chunk, pre)
+            .instrument(tracing::info_span!("transform"))
+            .await?;
         drop(chunk);
         tally.entities("task", &batch.tasks);
         tally.entities("event", &batch.events);
@@ -200,16 +211,27 @@ pub async fn migrate_project(
             preview.add(&batch);
         }
         if let Some(writer) = writer.as_mut() {
-            writer.write(&mut *conn, &plan, &batch, ctx).await?;
+            writer
+                .write(&mut *conn, &plan, &batch, ctx)
+                .instrument(tracing::info_span!("write"))
+                .await?;
         }
     }
     if let Some(writer) = writer.as_mut() {
         // A project without task rows (or whose edges outnumber the chunks' shares) still
         // writes its project-level rows and remaining edges.
-        writer.finish(&mut *conn, &plan, ctx).await?;
+        writer
+            .finish(&mut *conn, &plan, ctx)
+            .instrument(tracing::info_span!("write"))
+            .await?;
     }
     let counts = tally.to_json(&edges, plan.skipped_completed);
     Ok(Some(ProjectOutcome {
+        not_written: tally
+            .not_written
+            .iter()
+            .map(|((e, s), n)| (*e, *s, *n))
+            .collect(),
         partial: tally.has_problems(),
         preview: preview.map(|p| p.finish(&plan, &counts)),
         counts,
@@ -229,29 +251,33 @@ async fn transform_chunk(
     let to_classify = transform::tasks::tasks_to_write(plan, &outline.mappings, chunk);
     let texts: Vec<TaskText<'_>> = to_classify.iter().map(|t| t.data.text()).collect();
     let remote = pipeline.classifier.fingerprint().is_some();
-    let classifications = if texts.is_empty() {
-        Vec::new()
-    } else if ctx.fallback && remote {
-        texts
-            .iter()
-            .map(|t| Classification::fallback(t, "fallback attempt"))
-            .collect()
-    } else if ctx.fallback {
-        RulesClassifier.classify(&texts).await?
-    } else if remote {
-        // Never a call here, with the lock held: a row that changed since it was classified
-        // (another checksum) or that was not classified at all gets `rules(fallback)`.
-        to_classify
-            .iter()
-            .zip(&texts)
-            .map(|(t, text)| match pre.get(t.data.id, &t.checksum) {
-                Some(c) => c.clone(),
-                None => Classification::fallback(text, "changed after classification"),
-            })
-            .collect()
-    } else {
-        pipeline.classifier.classify(&texts).await?
-    };
+    let classifications = async {
+        Ok::<_, ClassifyError>(if texts.is_empty() {
+            Vec::new()
+        } else if ctx.fallback && remote {
+            texts
+                .iter()
+                .map(|t| Classification::fallback(t, "fallback attempt"))
+                .collect()
+        } else if ctx.fallback {
+            RulesClassifier.classify(&texts).await?
+        } else if remote {
+            // Never a call here, with the lock held: a row that changed since it was classified
+            // (another checksum) or that was not classified at all gets `rules(fallback)`.
+            to_classify
+                .iter()
+                .zip(&texts)
+                .map(|(t, text)| match pre.get(t.data.id, &t.checksum) {
+                    Some(c) => c.clone(),
+                    None => Classification::fallback(text, "changed after classification"),
+                })
+                .collect()
+        } else {
+            pipeline.classifier.classify(&texts).await?
+        })
+    }
+    .instrument(tracing::info_span!("classify"))
+    .await?;
     let mut by_classifier = std::collections::BTreeMap::new();
     for c in &classifications {
         *by_classifier.entry(c.classifier).or_default() += 1;

@@ -273,3 +273,43 @@ pub async fn purge(conn: &mut PgConnection, older_than: Duration) -> Result<Purg
     .rows_affected();
     Ok(Purged { jobs, workers })
 }
+
+/// Whether a worker of this process (name `prefix`-`host`-`pid`-…) is registered and beating:
+/// the worker part of `/readyz`.
+pub async fn process_registered(pool: &sqlx::PgPool, prefix: &str) -> Result<bool, QueueError> {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".to_owned());
+    let pattern = format!(
+        "{}-{}-{}-%",
+        like_escape(prefix),
+        like_escape(&host),
+        std::process::id()
+    );
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM apalis.workers WHERE id LIKE $1 AND worker_type = $2 \
+                         AND last_seen > now() - interval '60 seconds')",
+    )
+    .bind(pattern)
+    .bind(QUEUE)
+    .fetch_one(pool)
+    .await?)
+}
+
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Seconds since the job the queue would hand out next became due (the oldest ready job when
+/// priorities are equal), `None` when nothing is ready: one probe of the fetch index.
+pub async fn next_ready_age(pool: &sqlx::PgPool) -> Result<Option<f64>, QueueError> {
+    Ok(sqlx::query_scalar(
+        "SELECT extract(epoch FROM now() - run_at)::float8 FROM apalis.jobs \
+          WHERE job_type = $1 AND (status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts)) \
+            AND run_at <= now() \
+          ORDER BY priority DESC, run_at, id LIMIT 1",
+    )
+    .bind(QUEUE)
+    .fetch_optional(pool)
+    .await?)
+}

@@ -7,7 +7,8 @@
 //! come from a script (one per call, in order) and then from rates, drawn from a seeded RNG, so
 //! a run is repeatable. It is a raw HTTP/1.1 server on a `TcpListener`, because resets and
 //! bodies cut short are exactly what a framework would not let it send. `GET /__stats` returns
-//! its counters.
+//! its counters. It also accepts OTLP/HTTP exports (`/v1/traces`, `/v1/metrics`) and drops them,
+//! counting their bytes, so a bench can export telemetry to a real endpoint.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -127,6 +128,8 @@ pub struct FakeStats {
     pub answered: AtomicU64,
     /// Tasks in answered calls.
     pub tasks: AtomicU64,
+    /// Bytes of OTLP exports received.
+    pub otlp_bytes: AtomicU64,
     faults: Mutex<BTreeMap<String, u64>>,
     formats: Mutex<BTreeMap<String, u64>>,
 }
@@ -138,6 +141,7 @@ impl FakeStats {
             "calls": self.calls.load(Ordering::Relaxed),
             "answered": self.answered.load(Ordering::Relaxed),
             "tasks": self.tasks.load(Ordering::Relaxed),
+            "otlp_bytes": self.otlp_bytes.load(Ordering::Relaxed),
             "faults": *self.faults.lock().unwrap_or_else(|p| p.into_inner()),
             "response_formats": *self.formats.lock().unwrap_or_else(|p| p.into_inner()),
         })
@@ -256,6 +260,18 @@ async fn serve(socket: TcpStream, state: Arc<State>) {
                 Reply::Send(response(200, &[], &state.stats.to_json().to_string()))
             }
             ("POST", "/v1/chat/completions") => completion(&req, &state).await,
+            // Also an OTLP/HTTP sink, so benches can export telemetry somewhere real.
+            ("POST", "/v1/traces" | "/v1/metrics" | "/v1/logs") => {
+                state
+                    .stats
+                    .otlp_bytes
+                    .fetch_add(req.body.len() as u64, Ordering::Relaxed);
+                Reply::Send(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n"
+                        .as_bytes()
+                        .to_vec(),
+                )
+            }
             _ => Reply::Send(response(404, &[], r#"{"error":{"message":"not found"}}"#)),
         };
         let (bytes, close) = match reply {

@@ -2,6 +2,7 @@
 //! worker processes that can be SIGKILLed, and waiting on run states. Dev-only.
 
 pub mod fake_llm;
+pub mod sink;
 
 use std::path::PathBuf;
 use std::process::{Output, Stdio};

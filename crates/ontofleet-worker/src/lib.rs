@@ -261,10 +261,19 @@ impl ProjectHandler {
         // project and a `Done` job cannot disagree, and no acknowledgement follows. Before the
         // item commit, whose statement locks the run row that every item of the run shares:
         // from then on only the COMMIT may stand between it and the next item's commit.
-        ontofleet_queue::record_outcome(&mut tx, job, &JobOutcome::Done).await?;
-        let completed_run =
-            ontofleet_control::complete_item(&mut tx, self.fence(run), project_id, &result).await?;
-        tx.commit().await?;
+        let completed_run = async {
+            ontofleet_queue::record_outcome(&mut tx, job, &JobOutcome::Done).await?;
+            let completed =
+                ontofleet_control::complete_item(&mut tx, self.fence(run), project_id, &result)
+                    .await?;
+            tx.commit().await?;
+            Ok::<_, AttemptError>(completed)
+        }
+        .instrument(tracing::info_span!("commit"))
+        .await?;
+        if !run.dry_run {
+            ontofleet_telemetry::metrics::record_entities(&outcome.counts, &outcome.not_written);
+        }
         Ok(Done::Committed {
             status,
             completed_run,
@@ -446,6 +455,7 @@ impl ProjectHandler {
             return Handled::outcome(JobOutcome::Done); // already terminal: a duplicate delivery
         };
         tracing::Span::current().record("attempt", attempt);
+        let _inflight = Inflight::start();
         let started_at = Utc::now();
         let t0 = Instant::now();
         let mut record = AttemptRecord {
@@ -475,6 +485,7 @@ impl ProjectHandler {
                 completed_run,
             }))) => {
                 tracing::info!(status = %status, duration_ms = record.duration_ms, fallback, "project migrated");
+                count_attempt(status.as_str(), None, t0.elapsed());
                 if let Some(done) = completed_run {
                     self.after_completion(run.id, done).await;
                 }
@@ -487,6 +498,7 @@ impl ProjectHandler {
                 // terminal state instead of waiting for items that can never commit.
                 tracing::warn!("run lost the platform lock; nothing written, item cancelled");
                 let reason = "fenced: run no longer holds the platform lock";
+                count_attempt("cancelled", None, t0.elapsed());
                 match self.cancel_item(run, job.project_id, &ctx, reason).await {
                     Ok(Some(status)) => self.after_completion(run.id, status).await,
                     Ok(None) => {}
@@ -523,6 +535,12 @@ impl ProjectHandler {
             .await
         {
             Ok(completed) => {
+                let outcome = match decision {
+                    Decision::Retry { .. } => "retry",
+                    Decision::Fail => "failed",
+                    Decision::Skip => "skipped",
+                };
+                count_attempt(outcome, Some(category), t0.elapsed());
                 if let Some(done) = completed {
                     self.after_completion(run.id, done).await;
                 }
@@ -558,6 +576,41 @@ impl ProjectHandler {
             reason: message.to_owned(),
         })
     }
+}
+
+/// One executing job in `ontofleet_worker_inflight_jobs`, for as long as it lives.
+struct Inflight;
+
+impl Inflight {
+    fn start() -> Self {
+        ontofleet_telemetry::metrics()
+            .worker_inflight_jobs
+            .add(1, &[]);
+        Self
+    }
+}
+
+impl Drop for Inflight {
+    fn drop(&mut self) {
+        ontofleet_telemetry::metrics()
+            .worker_inflight_jobs
+            .add(-1, &[]);
+    }
+}
+
+/// An attempt recorded in the ledger, in `ontofleet_attempts_total` and its duration histogram.
+fn count_attempt(outcome: &'static str, category: Option<ErrorCategory>, took: Duration) {
+    use opentelemetry::KeyValue;
+    let m = ontofleet_telemetry::metrics();
+    m.attempts.add(
+        1,
+        &[
+            KeyValue::new("outcome", outcome),
+            KeyValue::new("category", category.map_or("none", |c| c.as_str())),
+        ],
+    );
+    m.attempt_duration
+        .record(took.as_secs_f64(), &[KeyValue::new("outcome", outcome)]);
 }
 
 /// The longest delay a server may ask for: a broken `Retry-After` must not park a job for days.

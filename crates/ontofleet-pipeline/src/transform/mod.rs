@@ -253,6 +253,9 @@ pub struct Tally {
     by_entity: [[usize; 4]; 5],
     problems: [usize; 3],
     classified: std::collections::BTreeMap<&'static str, usize>,
+    /// Entities (of [`ENTITIES`]) that were not written, by entity and status (`failed`,
+    /// `skipped`).
+    pub not_written: std::collections::BTreeMap<(&'static str, &'static str), usize>,
 }
 
 const ENTITIES: [&str; 5] = ["project", "document", "plan", "task", "event"];
@@ -278,6 +281,12 @@ impl Tally {
     /// Count problems by category.
     pub fn problems(&mut self, problems: &[Problem]) {
         for p in problems {
+            if ENTITIES.contains(&p.entity_type) {
+                *self
+                    .not_written
+                    .entry((p.entity_type, p.status))
+                    .or_default() += 1;
+            }
             let c = ErrorCategory::ALL
                 .iter()
                 .position(|x| *x == p.category)

@@ -1,0 +1,208 @@
+//! The instruments of SPEC §8, created once on the process's meter provider. Names are
+//! OpenTelemetry's (`ontofleet.attempts`); the Prometheus reader derives the exposition names
+//! (`ontofleet_attempts_total`, `…_seconds` from the unit `s`). Labels are bounded sets only:
+//! run and job ids belong on spans.
+
+use std::sync::OnceLock;
+
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::{Counter, Gauge, Histogram, Meter, UpDownCounter};
+
+/// Histogram bounds for durations in seconds: from a 5 ms project to a 5-minute one.
+const SECONDS: [f64; 15] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+];
+
+/// Every instrument of SPEC §8.
+#[derive(Debug)]
+pub struct Metrics {
+    /// `ontofleet_attempts_total{outcome, category}`.
+    pub attempts: Counter<u64>,
+    /// `ontofleet_attempt_duration_seconds{outcome}`.
+    pub attempt_duration: Histogram<f64>,
+    /// `ontofleet_stage_duration_seconds{stage}` (recorded from the stage spans).
+    pub stage_duration: Histogram<f64>,
+    /// `ontofleet_entities_total{entity, action}`.
+    pub entities: Counter<u64>,
+    /// `ontofleet_classifier_calls_total{classifier, result}`.
+    pub classifier_calls: Counter<u64>,
+    /// `ontofleet_classifier_call_duration_seconds{classifier}`.
+    pub classifier_call_duration: Histogram<f64>,
+    /// `ontofleet_classifier_breaker_open` (0/1).
+    pub classifier_breaker_open: Gauge<u64>,
+    /// `ontofleet_worker_inflight_jobs`.
+    pub worker_inflight_jobs: UpDownCounter<i64>,
+    /// `ontofleet_worker_concurrency`.
+    pub worker_concurrency: Gauge<u64>,
+    /// `ontofleet_db_pool_connections{state}` (`idle`, `in_use`).
+    pub db_pool_connections: Gauge<u64>,
+    /// `ontofleet_backlog_items{state}` (`queued`, `retrying`, `running`).
+    pub backlog_items: Gauge<u64>,
+    /// `ontofleet_backlog_oldest_ready_age_seconds`.
+    pub backlog_oldest_ready_age: Gauge<f64>,
+    /// `ontofleet_active_runs`.
+    pub active_runs: Gauge<u64>,
+    /// `ontofleet_build_info{version}` = 1.
+    pub build_info: Gauge<u64>,
+}
+
+impl Metrics {
+    fn new(meter: &Meter) -> Self {
+        let seconds = |name: &'static str, description: &'static str| {
+            meter
+                .f64_histogram(name)
+                .with_unit("s")
+                .with_description(description)
+                .with_boundaries(SECONDS.to_vec())
+                .build()
+        };
+        Self {
+            attempts: meter
+                .u64_counter("ontofleet.attempts")
+                .with_description("Project attempts by outcome and error category")
+                .build(),
+            attempt_duration: seconds("ontofleet.attempt.duration", "Duration of project attempts"),
+            stage_duration: seconds(
+                "ontofleet.stage.duration",
+                "Duration of pipeline stages (load, classify, transform, write, commit)",
+            ),
+            entities: meter
+                .u64_counter("ontofleet.entities")
+                .with_description("Entities handled by committed attempts, by entity and action")
+                .build(),
+            classifier_calls: meter
+                .u64_counter("ontofleet.classifier.calls")
+                .with_description("Calls to a remote classifier, by result")
+                .build(),
+            classifier_call_duration: seconds(
+                "ontofleet.classifier.call.duration",
+                "Duration of calls to a remote classifier",
+            ),
+            classifier_breaker_open: meter
+                .u64_gauge("ontofleet.classifier.breaker_open")
+                .with_description("1 while the classifier endpoint's circuit breaker refuses calls")
+                .build(),
+            worker_inflight_jobs: meter
+                .i64_up_down_counter("ontofleet.worker.inflight_jobs")
+                .with_description("Jobs this worker process is executing")
+                .build(),
+            worker_concurrency: meter
+                .u64_gauge("ontofleet.worker.concurrency")
+                .with_description("Jobs this worker process executes at once at most")
+                .build(),
+            db_pool_connections: meter
+                .u64_gauge("ontofleet.db.pool.connections")
+                .with_description("Connections of the process's database pool, by state")
+                .build(),
+            backlog_items: meter
+                .u64_gauge("ontofleet.backlog.items")
+                .with_description("Unfinished items of active runs, by state")
+                .build(),
+            backlog_oldest_ready_age: meter
+                .f64_gauge("ontofleet.backlog.oldest_ready_age")
+                .with_unit("s")
+                .with_description("Age of the oldest job ready to run")
+                .build(),
+            active_runs: meter
+                .u64_gauge("ontofleet.active_runs")
+                .with_description("Runs pending, running or cancelling")
+                .build(),
+            build_info: meter
+                .u64_gauge("ontofleet.build_info")
+                .with_description("1, labelled with the version")
+                .build(),
+        }
+    }
+}
+
+static METRICS: OnceLock<Metrics> = OnceLock::new();
+
+/// The process's instruments (on the global meter provider, which [`crate::init`] sets first;
+/// before that, and in library tests, they record into nothing).
+pub fn metrics() -> &'static Metrics {
+    METRICS.get_or_init(|| {
+        let m = Metrics::new(&opentelemetry::global::meter("ontofleet"));
+        m.build_info
+            .record(1, &[KeyValue::new("version", env!("CARGO_PKG_VERSION"))]);
+        // Every series of a bounded label set exists from the start (at 0), so a rate over it
+        // is defined before the first event and a scrape lists every metric.
+        for (outcome, categories) in [
+            ("succeeded", &["none"][..]),
+            ("partial", &["none"]),
+            ("cancelled", &["none"]),
+            ("retry", &["recoverable", "data"]),
+            ("failed", &["recoverable", "data"]),
+            ("skipped", &["fatal"]),
+        ] {
+            for category in categories {
+                m.attempts.add(
+                    0,
+                    &[
+                        KeyValue::new("outcome", outcome),
+                        KeyValue::new("category", *category),
+                    ],
+                );
+            }
+        }
+        for entity in ENTITIES {
+            for action in ACTIONS {
+                m.entities.add(
+                    0,
+                    &[
+                        KeyValue::new("entity", entity),
+                        KeyValue::new("action", action),
+                    ],
+                );
+            }
+        }
+        m.worker_inflight_jobs.add(0, &[]);
+        m
+    })
+}
+
+/// The actions of `ontofleet_entities_total`.
+pub const ACTIONS: [&str; 6] = [
+    "inserted",
+    "unchanged",
+    "resynced",
+    "recreated",
+    "failed",
+    "skipped",
+];
+
+/// The stage names of the pipeline's spans, whose durations feed `ontofleet_stage_duration_seconds`.
+pub const STAGES: [&str; 5] = ["load", "classify", "transform", "write", "commit"];
+
+/// The entities of `ontofleet_entities_total`.
+pub const ENTITIES: [&str; 5] = ["project", "document", "plan", "task", "event"];
+
+/// Count a committed attempt's entities: those written or left unchanged from its counts
+/// document (`{entity: {action: n}}`), those not written (`failed`, `skipped`) from its problems.
+pub fn record_entities(counts: &serde_json::Value, not_written: &[(&str, &str, usize)]) {
+    let m = metrics();
+    for (entity, status, n) in not_written {
+        m.entities.add(
+            *n as u64,
+            &[
+                KeyValue::new("entity", entity.to_string()),
+                KeyValue::new("action", status.to_string()),
+            ],
+        );
+    }
+    for entity in ENTITIES {
+        let Some(actions) = counts.get(entity).and_then(|v| v.as_object()) else {
+            continue;
+        };
+        for (action, n) in actions {
+            if let Some(n) = n.as_u64().filter(|n| *n > 0) {
+                m.entities.add(
+                    n,
+                    &[
+                        KeyValue::new("entity", entity),
+                        KeyValue::new("action", action.clone()),
+                    ],
+                );
+            }
+        }
+    }
+}
