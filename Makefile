@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO := env -u DATABASE_URL cargo
 
-.PHONY: help build demo fake-llm test chaos lint fmt bench bench-scale bench-peers bench-telemetry clean-db
+.PHONY: help build demo fake-llm test deploy-check chaos lint fmt bench bench-scale bench-peers bench-telemetry clean-db
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -18,8 +18,12 @@ fake-llm: ## Run the OpenAI-compatible fake server in the foreground (FAKE_LLM_A
 	$(CARGO) build --bin fake-llm
 	target/debug/fake-llm $(FAKE_LLM_ARGS)
 
-test: build ## Full test suite against a real PostgreSQL
+test: build ## Full test suite against a real PostgreSQL, and make deploy-check
+	scripts/deploy-check.sh
 	eval "$$(scripts/db.sh)" && $(CARGO) test --workspace
+
+deploy-check: build ## Offline checks of deploy/: kustomize, kubernetes-validate, KEDA schemas, yamllint, hadolint, checkov, glibc floor
+	scripts/deploy-check.sh
 
 chaos: build ## Chaos suite, full form: SIGKILL/terminate/restart/faults/double start; prints a table
 	eval "$$(scripts/db.sh)" && CHAOS_FULL=1 $(CARGO) test -p ontofleet-e2e --test e2e chaos -- --nocapture

@@ -86,17 +86,17 @@ fn seed_args() -> Vec<&'static str> {
 }
 
 /// One line of the table.
-struct Row {
-    scenario: String,
-    jobs: i64,
-    lost: i64,
-    duplicated: i64,
-    attempts: i64,
-    recover_secs: f64,
+pub(crate) struct Row {
+    pub(crate) scenario: String,
+    pub(crate) jobs: i64,
+    pub(crate) lost: i64,
+    pub(crate) duplicated: i64,
+    pub(crate) attempts: i64,
+    pub(crate) recover_secs: f64,
 }
 
 /// What every scenario must satisfy, measured on the database after the run ended.
-async fn measure(db: &TestDb, run: Uuid, scenario: &str, recover_secs: f64) -> Row {
+pub(crate) async fn measure(db: &TestDb, run: Uuid, scenario: &str, recover_secs: f64) -> Row {
     let one = |sql: &'static str| async move {
         sqlx::query_scalar::<_, i64>(sql)
             .bind(run)

@@ -4,6 +4,7 @@
 mod chaos;
 mod chunks;
 mod concurrency;
+mod deploy;
 mod expect;
 mod llm;
 mod lock;
@@ -12,6 +13,7 @@ mod operator;
 mod plans;
 mod preview;
 mod queue;
+mod roles;
 mod rules;
 mod telemetry;
 

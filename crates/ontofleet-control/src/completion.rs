@@ -238,7 +238,8 @@ pub async fn refresh_stats(pool: &PgPool) -> Result<Duration, ControlError> {
     sqlx::query("SET LOCAL enable_seqscan = on")
         .execute(&mut *tx)
         .await?;
-    sqlx::query("REFRESH MATERIALIZED VIEW CONCURRENTLY user_migration_stats")
+    // Through the owner's function: the caller may be a worker that owns nothing (docs/roles.sql).
+    sqlx::query("SELECT refresh_user_migration_stats()")
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;

@@ -80,6 +80,16 @@ impl TestDb {
         Self { name, url, pool }
     }
 
+    /// This database's URL for another role (same host and options; the test server trusts it).
+    pub fn url_as(&self, role: &str) -> String {
+        let (scheme, rest) = self
+            .url
+            .split_once("://")
+            .unwrap_or(("postgres", &self.url));
+        let rest = rest.split_once('@').map_or(rest, |(_, r)| r);
+        format!("{scheme}://{role}@{rest}")
+    }
+
     /// Drop the database (terminating leftover sessions).
     pub async fn drop_db(self) {
         self.pool.close().await;
