@@ -280,12 +280,40 @@ async fn a_refused_key_opens_the_breaker_and_the_run_falls_back_to_rules() {
     .unwrap();
     let env = openai_env(&fake, &[("ONTOFLEET__CLASSIFIER__BREAKER_FAILURES", "3")]);
     // One project at a time per worker: calls in flight when the breaker opens are few.
-    let _w1 = spawn(&db, "key1", 1, &env);
+    // key1 serves its metrics, to show its breaker open.
+    let ops = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let mut env1 = env.clone();
+    env1.push(("ONTOFLEET__TELEMETRY__LISTEN", ops.clone()));
+    let _w1 = spawn(&db, "key1", 1, &env1);
     let _w2 = spawn(&db, "key2", 1, &env);
     db.wait_workers(&["key1", "key2"], Duration::from_secs(30))
         .await;
     let run = run_id(&db.cli_ok(&["run", "start", "--all"]).await);
     wait_done(&db, run).await;
+    let (_, page) = ontofleet_testkit::sink::http_get(&ops, "/metrics")
+        .await
+        .unwrap();
+    let value = |series: &str| {
+        page.lines()
+            .find_map(|l| {
+                l.strip_prefix(series)
+                    .map(|v| v.trim().parse::<f64>().unwrap())
+            })
+            .unwrap_or_else(|| panic!("{series} missing:\n{page}"))
+    };
+    assert_eq!(value("ontofleet_classifier_breaker_open "), 1.0, "{page}");
+    let refusals =
+        value("ontofleet_classifier_calls_total{classifier=\"openai\",result=\"misconfigured\"} ");
+    assert!(
+        (3.0..=6.0).contains(&refusals),
+        "three refusals opened key1's breaker (and a project's other batches in flight): {refusals}"
+    );
+    assert!(
+        value("ontofleet_classifier_calls_total{classifier=\"openai\",result=\"refused\"} ") >= 1.0
+    );
 
     let got = classified(&db).await;
     assert!(got.len() > 50, "{} tasks", got.len());
