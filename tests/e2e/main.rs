@@ -6,6 +6,7 @@ mod chunks;
 mod concurrency;
 mod deploy;
 mod expect;
+mod golden;
 mod llm;
 mod lock;
 mod migration;
