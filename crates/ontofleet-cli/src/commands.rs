@@ -120,23 +120,13 @@ async fn db_migrate(cli: &Cli, settings: &Settings) -> Result<(), CliError> {
 
 async fn db_status(cli: &Cli, settings: &Settings) -> Result<(), CliError> {
     let pool = connect(settings).await?;
-    let queue = ontofleet_queue::migrator();
-    let states = ontofleet_db::migration_status(
-        &pool,
-        &[("queue", &queue), ("app", &ontofleet_db::MIGRATOR)],
-    )
-    .await?;
+    let status = ontofleet_ops::db::status(&pool).await?;
     if cli.json {
-        let list: Vec<Value> = states
-            .iter()
-            .map(|s| json!({"set": s.set, "version": s.version, "description": s.description, "applied_at": s.applied_at}))
-            .collect();
-        output::json(
-            &json!({"migrations": list, "pending": states.iter().filter(|s| s.applied_at.is_none()).count()}),
-        );
+        output::json_of(&status);
         return Ok(());
     }
-    let rows: Vec<Vec<String>> = states
+    let rows: Vec<Vec<String>> = status
+        .migrations
         .iter()
         .map(|s| {
             vec![
@@ -527,14 +517,16 @@ async fn run_list(cli: &Cli, settings: &Settings, limit: i64) -> Result<(), CliE
     }
     let pool = connect(settings).await?;
     require_schema(&pool).await?;
-    let runs = ledger::list_runs(&pool, limit).await?;
+    let list = ontofleet_ops::runs::list(&pool, limit).await?;
     if cli.json {
-        output::json(&json!({"runs": runs.iter().map(run_json).collect::<Vec<_>>()}));
+        output::json_of(&list);
         return Ok(());
     }
-    let rows: Vec<Vec<String>> = runs
+    let rows: Vec<Vec<String>> = list
+        .runs
         .iter()
-        .map(|r| {
+        .map(|v| {
+            let r = &v.row;
             vec![
                 r.id.to_string(),
                 format!("{}{}", r.scope, if r.dry_run { " (dry)" } else { "" }),
@@ -542,7 +534,7 @@ async fn run_list(cli: &Cli, settings: &Settings, limit: i64) -> Result<(), CliE
                 format!("{}/{}", r.done_items(), r.total_items),
                 (r.partial_items + r.failed_items + r.skipped_items).to_string(),
                 r.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                output::secs(duration_secs(r)),
+                output::secs(v.duration_secs),
             ]
         })
         .collect();
@@ -572,43 +564,15 @@ pub(crate) async fn load_run(pool: &PgPool, run: Uuid) -> Result<RunRow, CliErro
 async fn run_show(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), CliError> {
     let pool = connect(settings).await?;
     require_schema(&pool).await?;
-    let run = load_run(&pool, run_id).await?;
-    let by_status = ledger::item_breakdown(&pool, run_id).await?;
-    let errors = ledger::top_errors(&pool, run_id, 5).await?;
-    let problems = ledger::entity_problems(&pool, run_id).await?;
-    let entities = ledger::entity_totals(&pool, run_id).await?;
-    let mut conn = pool.acquire().await?;
-    let lock = ontofleet_control::lock_status(&mut conn)
-        .await
-        .map_err(|e| CliError::runtime(e.to_string()))?;
-    let holds_lock = lock.run_id == Some(run_id) && lock.is_locked;
+    let detail = ontofleet_ops::runs::show(&pool, run_id).await?;
     if cli.json {
-        let mut doc = run_json(&run);
-        doc["items_by_status"] = json!(
-            by_status
-                .iter()
-                .map(|(s, c, n)| json!({"status": s, "category": c, "count": n}))
-                .collect::<Vec<_>>()
-        );
-        doc["top_errors"] = json!(
-            errors
-                .iter()
-                .map(|(c, m, n)| json!({"category": c, "message": m, "items": n}))
-                .collect::<Vec<_>>()
-        );
-        doc["entity_problems"] = json!(
-            problems
-                .iter()
-                .map(
-                    |(e, s, c, n)| json!({"entity_type": e, "status": s, "category": c, "count": n})
-                )
-                .collect::<Vec<_>>()
-        );
-        doc["entities"] = entities;
-        doc["lock"] = json!({"held_by_this_run": holds_lock, "token": lock.token, "expires_at": lock.expires_at});
-        output::json(&doc);
+        output::json_of(&detail);
         return Ok(());
     }
+    let run = &detail.run.row;
+    let holds_lock = detail.lock.held_by_this_run;
+    let lock = &detail.lock;
+    let entities = &detail.entities;
     out!("run        {}", run.id);
     out!(
         "scope      {}{}",
@@ -620,7 +584,7 @@ async fn run_show(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), Cl
         "items      {}/{} done: {}",
         run.done_items(),
         run.total_items,
-        breakdown(&run)
+        breakdown(run)
     );
     out!(
         "started    {}",
@@ -632,7 +596,7 @@ async fn run_show(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), Cl
         run.finished_at
             .map_or_else(|| "-".to_owned(), |t| t.to_rfc3339())
     );
-    out!("duration   {}", output::secs(duration_secs(&run)));
+    out!("duration   {}", output::secs(detail.run.duration_secs));
     out!("reference  {}", run.reference_time.to_rfc3339());
     out!(
         "lock       {}",
@@ -648,13 +612,14 @@ async fn run_show(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), Cl
     out!();
     output::table(
         &["ITEM STATUS", "CATEGORY", "COUNT"],
-        &by_status
+        &detail
+            .items_by_status
             .iter()
-            .map(|(s, c, n)| {
+            .map(|r| {
                 vec![
-                    s.clone(),
-                    c.clone().unwrap_or_else(|| "-".to_owned()),
-                    n.to_string(),
+                    r.status.clone(),
+                    r.category.clone().unwrap_or_else(|| "-".to_owned()),
+                    r.count.to_string(),
                 ]
             })
             .collect::<Vec<_>>(),
@@ -693,34 +658,36 @@ async fn run_show(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), Cl
             );
         }
     }
-    if !problems.is_empty() {
+    if !detail.entity_problems.is_empty() {
         out!();
         output::table(
             &["ENTITY PROBLEM", "STATUS", "CATEGORY", "COUNT"],
-            &problems
+            &detail
+                .entity_problems
                 .iter()
-                .map(|(e, s, c, n)| {
+                .map(|p| {
                     vec![
-                        e.clone(),
-                        s.clone(),
-                        c.clone().unwrap_or_default(),
-                        n.to_string(),
+                        p.entity_type.clone(),
+                        p.status.clone(),
+                        p.category.clone().unwrap_or_default(),
+                        p.count.to_string(),
                     ]
                 })
                 .collect::<Vec<_>>(),
         );
     }
-    if !errors.is_empty() {
+    if !detail.top_errors.is_empty() {
         out!();
         output::table(
             &["CATEGORY", "ITEMS", "TOP ERRORS"],
-            &errors
+            &detail
+                .top_errors
                 .iter()
-                .map(|(c, m, n)| {
+                .map(|e| {
                     vec![
-                        c.clone().unwrap_or_default(),
-                        n.to_string(),
-                        m.chars().take(120).collect(),
+                        e.category.clone().unwrap_or_default(),
+                        e.items.to_string(),
+                        e.message.chars().take(120).collect(),
                     ]
                 })
                 .collect::<Vec<_>>(),
@@ -883,20 +850,6 @@ async fn run_cancel(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), 
     Ok(())
 }
 
-fn lock_json(lock: &ontofleet_control::LockStatus) -> Value {
-    json!({
-        "held": lock.is_locked,
-        "run_id": lock.run_id,
-        "holder": lock.holder,
-        "token": lock.token,
-        "locked_at": lock.locked_at,
-        "renewed_at": lock.renewed_at,
-        "expires_at": lock.expires_at,
-        "released_at": lock.released_at,
-        "released_by": lock.released_by,
-    })
-}
-
 pub(crate) fn or_dash<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(|| "-".to_owned(), |v| v.to_string())
 }
@@ -904,26 +857,13 @@ pub(crate) fn or_dash<T: std::fmt::Display>(v: Option<T>) -> String {
 async fn lock_status(cli: &Cli, settings: &Settings) -> Result<(), CliError> {
     let pool = connect(settings).await?;
     require_schema(&pool).await?;
-    let mut conn = pool.acquire().await?;
-    let lock = ontofleet_control::lock_status(&mut conn)
-        .await
-        .map_err(|e| CliError::runtime(e.to_string()))?;
-    let run_status: Option<String> = match lock.run_id {
-        Some(run) => {
-            sqlx::query_scalar("SELECT status FROM migration_runs WHERE id = $1")
-                .bind(run)
-                .fetch_optional(&mut *conn)
-                .await?
-        }
-        None => None,
-    };
+    let lock = ontofleet_ops::lock::status(&pool).await?;
     if cli.json {
-        let mut doc = lock_json(&lock);
-        doc["run_status"] = json!(run_status);
-        output::json(&doc);
+        output::json_of(&lock);
         return Ok(());
     }
-    let state = match (lock.run_id, lock.is_locked) {
+    let run_status = lock.run_status.clone();
+    let state = match (lock.run_id, lock.held) {
         (None, _) => "free",
         (Some(_), true) => "held",
         (Some(_), false) => "expired (a new platform run may take it)",

@@ -115,6 +115,15 @@ impl From<ontofleet_db::DbError> for CliError {
     }
 }
 
+impl From<ontofleet_ops::OpsError> for CliError {
+    fn from(e: ontofleet_ops::OpsError) -> Self {
+        Self {
+            code: e.exit_code(),
+            message: e.to_string(),
+        }
+    }
+}
+
 impl From<sqlx::Error> for CliError {
     fn from(e: sqlx::Error) -> Self {
         Self::runtime(format!("database error: {e}"))

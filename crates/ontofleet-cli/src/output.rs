@@ -44,6 +44,15 @@ pub fn json(value: &Value) {
     );
 }
 
+/// Print a typed response as JSON. Through a `Value`, whose maps sort their keys: the documents
+/// keep the byte layout they had when they were built by hand (`tests/golden/`).
+pub fn json_of<T: serde::Serialize>(response: &T) {
+    match serde_json::to_value(response) {
+        Ok(v) => json(&v),
+        Err(e) => eprintln!("error: cannot encode the response: {e}"),
+    }
+}
+
 /// Print an aligned table.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();

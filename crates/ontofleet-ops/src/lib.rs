@@ -1,0 +1,15 @@
+//! The operations layer (SPEC §2): each operator operation is one function taking a typed
+//! request and returning a typed, serialisable response, and this is the one place its
+//! semantics live. The CLI prints the responses (as tables, or as JSON with `--json`); the admin
+//! API will return the same types as its bodies, so the two can never disagree.
+//!
+//! Moved so far: the read operations `db status`, `run list`, `run show`, `lock status`. Their
+//! `--json` documents are pinned byte for byte by `tests/golden/`: responses are printed through
+//! `serde_json::to_value`, whose maps keep keys sorted as the hand-built documents did.
+
+pub mod db;
+pub mod error;
+pub mod lock;
+pub mod runs;
+
+pub use error::OpsError;

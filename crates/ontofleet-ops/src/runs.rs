@@ -1,0 +1,235 @@
+//! `run list` and `run show`: what a run did, from the ledger.
+
+use chrono::{DateTime, Utc};
+use ontofleet_db::ledger::{self, RunRow};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::OpsError;
+
+/// Items of a run by outcome (the run counters).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ItemCounts {
+    /// Items of the run.
+    pub total: i32,
+    /// Migrated without entity problems.
+    pub succeeded: i32,
+    /// Migrated with entity problems.
+    pub partial: i32,
+    /// Failed after their retries.
+    pub failed: i32,
+    /// Skipped (`fatal`).
+    pub skipped: i32,
+    /// Cancelled.
+    pub cancelled: i32,
+}
+
+/// A run as every view shows it (`run list`, `run show`, `run start --watch`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunView {
+    /// Run id.
+    pub run_id: Uuid,
+    /// `platform`, `user` or `projects`.
+    pub scope: String,
+    /// Run status.
+    pub status: String,
+    /// A dry run writes nothing.
+    pub dry_run: bool,
+    /// Options it was started with.
+    pub options: Value,
+    /// The run's reference time (what "now" means for its transforms).
+    pub reference_time: DateTime<Utc>,
+    /// Who started it.
+    pub initiated_by: String,
+    /// Fencing token of a platform run.
+    pub lock_token: Option<i64>,
+    /// Items by outcome.
+    pub items: ItemCounts,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Start.
+    pub started_at: Option<DateTime<Utc>>,
+    /// End.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// From start (or creation) to end (or now), in seconds, to the millisecond.
+    pub duration_secs: f64,
+    /// The completion summary.
+    pub summary: Value,
+    /// The ledger row (for printers; not serialised).
+    #[serde(skip)]
+    pub row: RunRow,
+}
+
+/// Seconds from the run's start (or creation) to its end (or now), to the millisecond.
+pub fn duration_secs(run: &RunRow) -> f64 {
+    let start = run.started_at.unwrap_or(run.created_at);
+    let end = run.finished_at.unwrap_or_else(Utc::now);
+    (end - start).num_milliseconds().max(0) as f64 / 1000.0
+}
+
+impl From<RunRow> for RunView {
+    fn from(run: RunRow) -> Self {
+        Self {
+            run_id: run.id,
+            scope: run.scope.clone(),
+            status: run.status.clone(),
+            dry_run: run.dry_run,
+            options: run.options.clone(),
+            reference_time: run.reference_time,
+            initiated_by: run.initiated_by.clone(),
+            lock_token: run.lock_token,
+            items: ItemCounts {
+                total: run.total_items,
+                succeeded: run.succeeded_items,
+                partial: run.partial_items,
+                failed: run.failed_items,
+                skipped: run.skipped_items,
+                cancelled: run.cancelled_items,
+            },
+            created_at: run.created_at,
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            duration_secs: duration_secs(&run),
+            summary: run.summary.clone(),
+            row: run,
+        }
+    }
+}
+
+/// The response of `run list`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunList {
+    /// Most recent first.
+    pub runs: Vec<RunView>,
+}
+
+/// `run list`: the `limit` most recent runs.
+pub async fn list(pool: &PgPool, limit: i64) -> Result<RunList, OpsError> {
+    if limit < 1 {
+        return Err(OpsError::Invalid("--limit must be at least 1".to_owned()));
+    }
+    let runs = ledger::list_runs(pool, limit).await?;
+    Ok(RunList {
+        runs: runs.into_iter().map(RunView::from).collect(),
+    })
+}
+
+/// The run, or the error that names it as unknown.
+pub async fn get(pool: &PgPool, run: Uuid) -> Result<RunRow, OpsError> {
+    ledger::get_run_pool(pool, run).await?.ok_or_else(|| {
+        OpsError::NotFound(format!(
+            "run {run} does not exist; list runs with `ontofleet run list`"
+        ))
+    })
+}
+
+/// Items of one status (and last failure category).
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusCount {
+    /// Item status.
+    pub status: String,
+    /// Category of the last failure, if any.
+    pub category: Option<String>,
+    /// Items.
+    pub count: i64,
+}
+
+/// One of the most frequent item errors.
+#[derive(Debug, Clone, Serialize)]
+pub struct TopError {
+    /// Its category.
+    pub category: Option<String>,
+    /// The message.
+    pub message: String,
+    /// Items that ended with it.
+    pub items: i64,
+}
+
+/// Entity problems of one kind.
+#[derive(Debug, Clone, Serialize)]
+pub struct EntityProblem {
+    /// Entity (or reference) type.
+    pub entity_type: String,
+    /// `skipped` or `failed`.
+    pub status: String,
+    /// Category.
+    pub category: Option<String>,
+    /// How many.
+    pub count: i64,
+}
+
+/// The platform lock as a run sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunLock {
+    /// This run holds the lock with a live lease.
+    pub held_by_this_run: bool,
+    /// The lock's current fencing token.
+    pub token: i64,
+    /// Lease end.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// The response of `run show`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunDetail {
+    /// The run.
+    #[serde(flatten)]
+    pub run: RunView,
+    /// Items by status and category.
+    pub items_by_status: Vec<StatusCount>,
+    /// The 5 most frequent item errors.
+    pub top_errors: Vec<TopError>,
+    /// Entity problems by type, status and category.
+    pub entity_problems: Vec<EntityProblem>,
+    /// Entities by action, summed over the items (`{entity: {action: n}}`, `classified`, `edges`).
+    pub entities: Value,
+    /// The platform lock.
+    pub lock: RunLock,
+}
+
+/// `run show`.
+pub async fn show(pool: &PgPool, run_id: Uuid) -> Result<RunDetail, OpsError> {
+    let run = get(pool, run_id).await?;
+    let by_status = ledger::item_breakdown(pool, run_id).await?;
+    let errors = ledger::top_errors(pool, run_id, 5).await?;
+    let problems = ledger::entity_problems(pool, run_id).await?;
+    let entities = ledger::entity_totals(pool, run_id).await?;
+    let mut conn = pool.acquire().await?;
+    let lock = ontofleet_control::lock_status(&mut conn).await?;
+    Ok(RunDetail {
+        run: run.into(),
+        items_by_status: by_status
+            .into_iter()
+            .map(|(status, category, count)| StatusCount {
+                status,
+                category,
+                count,
+            })
+            .collect(),
+        top_errors: errors
+            .into_iter()
+            .map(|(category, message, items)| TopError {
+                category,
+                message,
+                items,
+            })
+            .collect(),
+        entity_problems: problems
+            .into_iter()
+            .map(|(entity_type, status, category, count)| EntityProblem {
+                entity_type,
+                status,
+                category,
+                count,
+            })
+            .collect(),
+        entities,
+        lock: RunLock {
+            held_by_this_run: lock.run_id == Some(run_id) && lock.is_locked,
+            token: lock.token,
+            expires_at: lock.expires_at,
+        },
+    })
+}
