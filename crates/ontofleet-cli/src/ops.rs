@@ -379,30 +379,17 @@ pub async fn jobs(cli: &Cli, settings: &Settings, command: &JobsCommand) -> Resu
     }
 }
 
-fn job_json(v: &ontofleet_queue::JobView) -> Value {
-    json!({
-        "job_id": v.job_id, "run_id": v.run_id, "project_id": v.project_id,
-        "status": v.item_status, "job_status": v.job_status.as_deref().unwrap_or("purged"),
-        "attempts": v.attempts, "attempts_since_retry": v.attempts - v.attempt_base,
-        "queue_attempts": v.queue_attempts, "max_attempts": v.max_attempts,
-        "category": v.error_category, "last_error": v.last_error, "worker": v.worker,
-        "run_at": v.run_at, "done_at": v.done_at, "updated_at": v.updated_at,
-    })
-}
-
 async fn jobs_list(
     cli: &Cli,
     pool: &sqlx::PgPool,
     filter: &ontofleet_queue::JobFilter,
 ) -> Result<(), CliError> {
-    let mut conn = pool.acquire().await?;
-    let jobs = ontofleet_queue::list_jobs(&mut conn, filter)
-        .await
-        .map_err(|e| CliError::runtime(e.to_string()))?;
+    let list = ontofleet_ops::jobs::list(pool, filter).await?;
     if cli.json {
-        output::json(&json!({"jobs": jobs.iter().map(job_json).collect::<Vec<_>>()}));
+        output::json_of(&list);
         return Ok(());
     }
+    let jobs = &list.views;
     if jobs.is_empty() {
         out!("no jobs match");
         return Ok(());
@@ -441,48 +428,25 @@ async fn jobs_list(
 }
 
 async fn jobs_show(cli: &Cli, pool: &sqlx::PgPool, id: &str) -> Result<(), CliError> {
-    let mut conn = pool.acquire().await?;
-    let rt = |e: ontofleet_queue::QueueError| CliError::runtime(e.to_string());
-    let views = ontofleet_queue::jobs_by_id(&mut conn, &[id.to_owned()])
-        .await
-        .map_err(rt)?;
-    let Some(v) = views.into_iter().next() else {
-        return Err(CliError::usage(format!(
-            "job {id} does not exist; list jobs with `ontofleet jobs list`"
-        )));
-    };
-    let payload = ontofleet_queue::job_payload(&mut conn, id)
-        .await
-        .map_err(rt)?;
-    let item = ontofleet_db::ledger::get_item(&mut conn, v.run_id, v.project_id).await?;
-    let attempts = ontofleet_db::ledger::attempts_of(&mut conn, v.run_id, v.project_id).await?;
+    let detail = ontofleet_ops::jobs::show(pool, id).await?;
     if cli.json {
-        output::json(&json!({
-            "job_id": v.job_id, "run_id": v.run_id, "project_id": v.project_id, "payload": payload,
-            "job": v.job_status.as_ref().map(|s| json!({
-                "status": s, "attempts": v.queue_attempts, "max_attempts": v.max_attempts, "run_at": v.run_at,
-                "lock_by": v.lock_by, "done_at": v.done_at, "last_result": v.last_result,
-            })),
-            "item": item.as_ref().map(|i| json!({
-                "status": i.status, "attempts": i.attempts, "attempts_since_retry": v.attempts - v.attempt_base,
-                "fallback_next": i.fallback_next, "category": i.error_category, "last_error": i.last_error,
-                "counts": i.counts, "worker": i.worker, "started_at": i.started_at, "finished_at": i.finished_at,
-                "updated_at": i.updated_at,
-            })),
-            "attempts": attempts.iter().map(|a| json!({
-                "attempt": a.attempt, "job_id": a.job_id, "worker": a.worker, "started_at": a.started_at,
-                "finished_at": a.finished_at, "duration_ms": a.duration_ms, "outcome": a.outcome,
-                "category": a.error_category, "message": a.error_message, "fallback": a.fallback,
-            })).collect::<Vec<_>>(),
-        }));
+        output::json_of(&detail);
         return Ok(());
     }
+    let (v, payload, item, attempts) = (
+        &detail.view,
+        &detail.payload,
+        &detail.item_row,
+        &detail.attempt_rows,
+    );
     out!("job        {}", v.job_id);
     out!("run        {}", v.run_id);
     out!("project    {}", v.project_id);
     out!(
         "payload    {}",
-        payload.map_or_else(|| "- (queue row purged)".to_owned(), |p| p.to_string())
+        payload
+            .as_ref()
+            .map_or_else(|| "- (queue row purged)".to_owned(), |p| p.to_string())
     );
     match &v.job_status {
         Some(status) => out!(

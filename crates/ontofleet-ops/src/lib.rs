@@ -3,12 +3,14 @@
 //! semantics live. The CLI prints the responses (as tables, or as JSON with `--json`); the admin
 //! API will return the same types as its bodies, so the two can never disagree.
 //!
-//! Moved so far: the read operations `db status`, `run list`, `run show`, `lock status`. Their
-//! `--json` documents are pinned byte for byte by `tests/golden/`: responses are printed through
-//! `serde_json::to_value`, whose maps keep keys sorted as the hand-built documents did.
+//! Moved so far: the read operations `db status`, `run list`, `run show`, `lock status`,
+//! `jobs list`, `jobs show`. Their `--json` documents are pinned byte for byte by
+//! `tests/golden/`: responses are printed through `serde_json::to_value`, whose maps keep keys
+//! sorted as the hand-built documents did.
 
 pub mod db;
 pub mod error;
+pub mod jobs;
 pub mod lock;
 pub mod runs;
 
