@@ -652,47 +652,20 @@ pub async fn stats(cli: &Cli, settings: &Settings, args: &StatsArgs) -> Result<(
     }
     let pool = connect(settings).await?;
     require_schema(&pool).await?;
-    let refreshed = if args.refresh {
-        Some(
-            ontofleet_control::refresh_stats(&pool)
-                .await
-                .map_err(|e| CliError::runtime(format!("cannot refresh the stats view: {e}")))?,
-        )
-    } else {
-        None
-    };
-    let mut conn = pool.acquire().await?;
-    let rt = |e: ontofleet_control::ControlError| CliError::runtime(e.to_string());
-    let global = ontofleet_control::stats::global_progress(&mut conn)
-        .await
-        .map_err(rt)?;
-    let by_status = ontofleet_control::stats::users_by_status(&mut conn)
-        .await
-        .map_err(rt)?;
-    let users = if args.users {
-        Some(
-            ontofleet_control::stats::user_stats(&mut conn, args.limit)
-                .await
-                .map_err(rt)?,
-        )
-    } else {
-        None
-    };
+    let stats = ontofleet_ops::stats::stats(
+        &pool,
+        ontofleet_ops::stats::StatsRequest {
+            refresh: args.refresh,
+            users: args.users,
+            limit: args.limit,
+        },
+    )
+    .await?;
     if cli.json {
-        let mut doc = json!({
-            "refreshed": refreshed.is_some(),
-            "global": global,
-            "users_by_status": by_status.iter().map(|(s, n)| (s.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
-        });
-        if let Some(ms) = refreshed {
-            doc["refresh_ms"] = json!(ms.as_millis() as u64);
-        }
-        if let Some(users) = &users {
-            doc["users"] = json!(users);
-        }
-        output::json(&doc);
+        output::json_of(&stats);
         return Ok(());
     }
+    let (global, by_status) = (&stats.global, &stats.by_status);
     let n = |k: &str| global[k].as_i64().unwrap_or(0);
     let pct = |a: i64, b: i64| {
         if b == 0 {
@@ -732,10 +705,10 @@ pub async fn stats(cli: &Cli, settings: &Settings, args: &StatsArgs) -> Result<(
         n("data_errors"),
         n("fatal_errors")
     );
-    if let Some(ms) = refreshed {
-        out!("(per-user view refreshed in {} ms)", ms.as_millis());
+    if let Some(ms) = stats.refresh_ms {
+        out!("(per-user view refreshed in {ms} ms)");
     }
-    if let Some(users) = users {
+    if let Some(users) = &stats.users {
         out!();
         let s = |u: &Value, k: &str| match &u[k] {
             Value::String(v) => v.clone(),

@@ -4,7 +4,7 @@
 //! API will return the same types as its bodies, so the two can never disagree.
 //!
 //! Moved so far: the read operations `db status`, `run list`, `run show`, `lock status`,
-//! `jobs list`, `jobs show`. Their `--json` documents are pinned byte for byte by
+//! `jobs list`, `jobs show`, `stats`. Their `--json` documents are pinned byte for byte by
 //! `tests/golden/`: responses are printed through `serde_json::to_value`, whose maps keep keys
 //! sorted as the hand-built documents did.
 
@@ -13,5 +13,6 @@ pub mod error;
 pub mod jobs;
 pub mod lock;
 pub mod runs;
+pub mod stats;
 
 pub use error::OpsError;
