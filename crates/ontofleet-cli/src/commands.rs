@@ -812,34 +812,11 @@ pub(crate) async fn watch(cli: &Cli, pool: &PgPool, run_id: Uuid) -> Result<(), 
 async fn run_cancel(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), CliError> {
     let pool = connect(settings).await?;
     require_schema(&pool).await?;
-    let before = load_run(&pool, run_id).await?;
-    let mut tx = pool.begin().await?;
-    // Kill first, in the same transaction: a job cannot start between the two steps and find
-    // its item cancelled but its queue row live.
-    let killed = ontofleet_queue::kill_jobs_of_run(&mut tx, run_id)
-        .await
-        .map_err(|e| CliError::runtime(format!("cannot kill the run's jobs: {e}")))?;
-    let cancelled = ontofleet_control::cancel_run(&mut tx, run_id)
-        .await
-        .map_err(|e| CliError::runtime(format!("cannot cancel run {run_id}: {e}")))?;
-    tx.commit().await?;
-    let Some(cancelled) = cancelled else {
-        return Err(CliError::usage(format!(
-            "run {run_id} is already {}; only pending or running runs can be cancelled",
-            before.status
-        )));
-    };
-    let run = load_run(&pool, run_id).await?;
-    let running = run.total_items - run.done_items();
+    let c = ontofleet_ops::runs::cancel(&pool, run_id).await?;
+    let (cancelled, killed, running) = (c.items_cancelled, c.jobs_killed, c.items_still_running);
     if cli.json {
-        output::json(&json!({
-            "run_id": run_id,
-            "status": run.status,
-            "jobs_killed": killed,
-            "items_cancelled": cancelled,
-            "items_still_running": running,
-        }));
-    } else if run.status == "cancelled" {
+        output::json_of(&c);
+    } else if c.status == "cancelled" {
         out!("run {run_id} cancelled: {cancelled} items cancelled, {killed} queued jobs killed");
     } else {
         out!(
@@ -900,59 +877,32 @@ async fn lock_status(cli: &Cli, settings: &Settings) -> Result<(), CliError> {
 }
 
 async fn lock_release(cli: &Cli, settings: &Settings, force: bool) -> Result<(), CliError> {
+    use ontofleet_ops::lock::Released;
     let pool = connect(settings).await?;
     require_schema(&pool).await?;
-    let mut tx = pool.begin().await?;
-    // The lock row and the holder's state are read under the row lock, so a run cannot take or
-    // renew the lock between the check and the release.
-    let holder: Option<(Option<Uuid>, bool, Option<String>)> = sqlx::query_as(
-        "SELECT l.run_id, (l.run_id IS NOT NULL AND l.expires_at > clock_timestamp()), r.status \
-           FROM migration_platform_lock l LEFT JOIN migration_runs r ON r.id = l.run_id \
-          WHERE l.id = 1 FOR UPDATE OF l",
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some((Some(run), live, status)) = holder else {
-        if cli.json {
-            output::json(&json!({"released": false, "was_held": false}));
-        } else {
-            out!("the platform lock is not held; nothing to release");
-        }
-        return Ok(());
-    };
-    let active = matches!(
-        status.as_deref(),
-        Some("pending" | "running" | "cancelling")
-    );
-    if live && active && !force {
-        return Err(CliError::locked(format!(
-            "the platform lock is held by active run {run} ({}) with an unexpired lease; \
-             cancel it with `ontofleet run cancel {run}`, or clear the lock with `ontofleet lock release --force`",
-            status.unwrap_or_default()
-        )));
-    }
-    let by = initiated_by();
-    ontofleet_control::force_release(&mut tx, &by)
-        .await
-        .map_err(|e| CliError::runtime(e.to_string()))?;
-    tx.commit().await?;
+    let released = ontofleet_ops::lock::release(&pool, force, &initiated_by()).await?;
     if cli.json {
-        output::json(&json!({
-            "released": true,
-            "was_held": true,
-            "run_id": run,
-            "run_status": status,
-            "forced": live && active,
-            "released_by": by,
-        }));
-    } else if live && active {
-        out!(
+        output::json_of(&released);
+        return Ok(());
+    }
+    match released {
+        Released::NotHeld { .. } => out!("the platform lock is not held; nothing to release"),
+        Released::Released {
+            run_id: run,
+            run_status: status,
+            forced: true,
+            released_by: by,
+            ..
+        } => out!(
             "platform lock released by {by}; run {run} is still {} but can no longer commit: \
              cancel it with `ontofleet run cancel {run}`",
             status.unwrap_or_default()
-        );
-    } else {
-        out!("stale platform lock of run {run} released by {by}");
+        ),
+        Released::Released {
+            run_id: run,
+            released_by: by,
+            ..
+        } => out!("stale platform lock of run {run} released by {by}"),
     }
     Ok(())
 }

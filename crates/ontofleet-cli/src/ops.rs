@@ -512,26 +512,16 @@ async fn jobs_show(cli: &Cli, pool: &sqlx::PgPool, id: &str) -> Result<(), CliEr
 pub async fn run_validate(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), CliError> {
     let pool = connect(settings).await?;
     require_schema(&pool).await?;
-    let run = load_run(&pool, run_id).await?;
-    if run.dry_run {
-        return Err(CliError::usage(format!(
-            "run {run_id} is a dry run: it wrote nothing to validate"
-        )));
-    }
-    let mut conn = pool.acquire().await?;
-    let v = ontofleet_control::validate::validate_run(&mut conn, run_id)
-        .await
-        .map_err(|e| CliError::runtime(format!("validation failed: {e}")))?;
-    let mismatches = v.mismatches();
+    let checked = ontofleet_ops::runs::validate(&pool, run_id).await?;
+    let (v, mismatches) = (&checked.validation, checked.mismatches);
     if cli.json {
-        let mut doc = serde_json::to_value(&v).unwrap_or_default();
-        doc["run_id"] = json!(run_id);
-        doc["run_status"] = json!(run.status);
-        doc["mismatches"] = json!(mismatches);
-        doc["ok"] = json!(mismatches == 0);
-        output::json(&doc);
+        output::json_of(&checked);
     } else {
-        out!("run {run_id} ({}): {} project(s)", run.status, v.projects);
+        out!(
+            "run {run_id} ({}): {} project(s)",
+            checked.run_status,
+            v.projects
+        );
         out!();
         output::table(
             &[

@@ -10,7 +10,10 @@ pub enum OpsError {
     /// The request is malformed or out of range.
     #[error("{0}")]
     Invalid(String),
-    /// Refused in the current state (the platform lock is held, an equivalent run is active).
+    /// Not possible in the target's current state (a run already finished, say).
+    #[error("{0}")]
+    Conflict(String),
+    /// Refused while another holds the platform (the lock is held, an equivalent run is active).
     #[error("{0}")]
     Refused(String),
     /// The database could not be used (unreachable, schema missing, a statement failed).
@@ -25,6 +28,8 @@ pub enum Kind {
     NotFound,
     /// [`OpsError::Invalid`].
     Invalid,
+    /// [`OpsError::Conflict`].
+    Conflict,
     /// [`OpsError::Refused`].
     Refused,
     /// [`OpsError::Unavailable`].
@@ -32,10 +37,12 @@ pub enum Kind {
 }
 
 /// Kind → (CLI exit code, HTTP status). The CLI's exit codes are SPEC §7's: 2 for a usage error
-/// (an unknown id included), 4 for a refusal, 1 for a runtime failure.
-pub const TABLE: [(Kind, u8, u16); 4] = [
+/// (an unknown id or a state that does not allow it included), 4 for a refusal while the platform
+/// lock is held, 1 for a runtime failure.
+pub const TABLE: [(Kind, u8, u16); 5] = [
     (Kind::NotFound, 2, 404),
     (Kind::Invalid, 2, 400),
+    (Kind::Conflict, 2, 409),
     (Kind::Refused, 4, 409),
     (Kind::Unavailable, 1, 503),
 ];
@@ -46,6 +53,7 @@ impl OpsError {
         match self {
             Self::NotFound(_) => Kind::NotFound,
             Self::Invalid(_) => Kind::Invalid,
+            Self::Conflict(_) => Kind::Conflict,
             Self::Refused(_) => Kind::Refused,
             Self::Unavailable(_) => Kind::Unavailable,
         }
@@ -97,6 +105,7 @@ mod tests {
         let cases = [
             (OpsError::NotFound("x".into()), 2, 404),
             (OpsError::Invalid("x".into()), 2, 400),
+            (OpsError::Conflict("x".into()), 2, 409),
             (OpsError::Refused("x".into()), 4, 409),
             (OpsError::Unavailable("x".into()), 1, 503),
         ];
@@ -104,6 +113,6 @@ mod tests {
             assert_eq!((e.exit_code(), e.http_status()), (code, status), "{e:?}");
         }
         let kinds: Vec<Kind> = TABLE.iter().map(|r| r.0).collect();
-        assert_eq!(kinds.len(), 4, "one row per kind");
+        assert_eq!(kinds.len(), 5, "one row per kind");
     }
 }

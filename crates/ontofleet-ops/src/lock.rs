@@ -58,3 +58,73 @@ pub async fn status(pool: &PgPool) -> Result<LockView, OpsError> {
         released_by: lock.released_by,
     })
 }
+
+/// The response of `lock release`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Released {
+    /// Nothing held the lock.
+    NotHeld {
+        /// Always false.
+        released: bool,
+        /// Always false.
+        was_held: bool,
+    },
+    /// The lock was released.
+    Released {
+        /// Always true.
+        released: bool,
+        /// Always true.
+        was_held: bool,
+        /// The run that held it.
+        run_id: Uuid,
+        /// That run's status.
+        run_status: Option<String>,
+        /// The run was active with a live lease (`--force`): it can no longer commit.
+        forced: bool,
+        /// Who released it.
+        released_by: String,
+    },
+}
+
+/// `lock release`: release a stale lock, or with `force` any lock, as `by`. A live lease of an
+/// active run is refused without `force`.
+pub async fn release(pool: &PgPool, force: bool, by: &str) -> Result<Released, OpsError> {
+    let mut tx = pool.begin().await?;
+    // The lock row and the holder's state are read under the row lock, so a run cannot take or
+    // renew the lock between the check and the release.
+    let holder: Option<(Option<Uuid>, bool, Option<String>)> = sqlx::query_as(
+        "SELECT l.run_id, (l.run_id IS NOT NULL AND l.expires_at > clock_timestamp()), r.status \
+           FROM migration_platform_lock l LEFT JOIN migration_runs r ON r.id = l.run_id \
+          WHERE l.id = 1 FOR UPDATE OF l",
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((Some(run), live, status)) = holder else {
+        return Ok(Released::NotHeld {
+            released: false,
+            was_held: false,
+        });
+    };
+    let active = matches!(
+        status.as_deref(),
+        Some("pending" | "running" | "cancelling")
+    );
+    if live && active && !force {
+        return Err(OpsError::Refused(format!(
+            "the platform lock is held by active run {run} ({}) with an unexpired lease; \
+             cancel it with `ontofleet run cancel {run}`, or clear the lock with `ontofleet lock release --force`",
+            status.unwrap_or_default()
+        )));
+    }
+    ontofleet_control::force_release(&mut tx, by).await?;
+    tx.commit().await?;
+    Ok(Released::Released {
+        released: true,
+        was_held: true,
+        run_id: run,
+        run_status: status,
+        forced: live && active,
+        released_by: by.to_owned(),
+    })
+}

@@ -233,3 +233,85 @@ pub async fn show(pool: &PgPool, run_id: Uuid) -> Result<RunDetail, OpsError> {
         },
     })
 }
+
+/// The response of `run validate`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Validated {
+    /// The reconciliation.
+    #[serde(flatten)]
+    pub validation: ontofleet_control::validate::Validation,
+    /// The run.
+    pub run_id: Uuid,
+    /// Its status.
+    pub run_status: String,
+    /// Mismatches of every kind.
+    pub mismatches: i64,
+    /// Source and target reconcile.
+    pub ok: bool,
+}
+
+/// `run validate`: reconcile a run's projects, source against target.
+pub async fn validate(pool: &PgPool, run_id: Uuid) -> Result<Validated, OpsError> {
+    let run = get(pool, run_id).await?;
+    if run.dry_run {
+        return Err(OpsError::Invalid(format!(
+            "run {run_id} is a dry run: it wrote nothing to validate"
+        )));
+    }
+    let mut conn = pool.acquire().await?;
+    let validation = ontofleet_control::validate::validate_run(&mut conn, run_id)
+        .await
+        .map_err(|e| OpsError::Unavailable(format!("validation failed: {e}")))?;
+    let mismatches = validation.mismatches();
+    Ok(Validated {
+        validation,
+        run_id,
+        run_status: run.status,
+        mismatches,
+        ok: mismatches == 0,
+    })
+}
+
+/// The response of `run cancel`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cancelled {
+    /// The run.
+    pub run_id: Uuid,
+    /// Its status now: `cancelled`, or `cancelling` while items still run.
+    pub status: String,
+    /// Queued jobs killed.
+    pub jobs_killed: u64,
+    /// Items cancelled.
+    pub items_cancelled: u64,
+    /// Items still running (they finish first).
+    pub items_still_running: i32,
+}
+
+/// `run cancel`: kill the run's queued jobs and cancel their items, in one transaction.
+pub async fn cancel(pool: &PgPool, run_id: Uuid) -> Result<Cancelled, OpsError> {
+    let before = get(pool, run_id).await?;
+    let mut tx = pool.begin().await?;
+    // Kill first, in the same transaction: a job cannot start between the two steps and find
+    // its item cancelled but its queue row live.
+    let killed = ontofleet_queue::kill_jobs_of_run(&mut tx, run_id)
+        .await
+        .map_err(|e| OpsError::Unavailable(format!("cannot kill the run's jobs: {e}")))?;
+    let cancelled = ontofleet_control::cancel_run(&mut tx, run_id)
+        .await
+        .map_err(|e| OpsError::Unavailable(format!("cannot cancel run {run_id}: {e}")))?;
+    tx.commit().await?;
+    let Some(cancelled) = cancelled else {
+        return Err(OpsError::Conflict(format!(
+            "run {run_id} is already {}; only pending or running runs can be cancelled",
+            before.status
+        )));
+    };
+    let run = get(pool, run_id).await?;
+    Ok(Cancelled {
+        run_id,
+        items_still_running: run.total_items - run.done_items(),
+        status: run.status,
+        jobs_killed: killed,
+        items_cancelled: cancelled,
+    })
+}
