@@ -138,21 +138,7 @@ fn short(s: Option<&str>, n: usize) -> String {
     }
 }
 
-fn requeued_json(r: &ontofleet_producer::operator::Requeued) -> Value {
-    json!({
-        "retried": r.jobs.len(),
-        "jobs": r.jobs.iter().map(|j| json!({
-            "job_id": j.job_id, "replaced_job_id": j.replaced, "run_id": j.run_id, "project_id": j.project_id,
-            "previous_status": j.previous_status, "category": j.category,
-        })).collect::<Vec<_>>(),
-        "runs": r.runs.iter().map(|c| json!({
-            "run_id": c.run_id, "previous_status": c.previous_status, "status": c.status,
-            "reopened": c.reopened, "superseded_run_id": c.superseded,
-        })).collect::<Vec<_>>(),
-    })
-}
-
-fn print_runs_touched(r: &ontofleet_producer::operator::Requeued) {
+fn print_runs_touched(r: &ontofleet_ops::jobs::Retried) {
     for c in &r.runs {
         let n = r.jobs.iter().filter(|j| j.run_id == c.run_id).count();
         let reopened = if c.reopened {
@@ -165,7 +151,7 @@ fn print_runs_touched(r: &ontofleet_producer::operator::Requeued) {
             c.run_id,
             c.run_id
         );
-        if let Some(old) = c.superseded {
+        if let Some(old) = c.superseded_run_id {
             out!("  took the platform lock over from expired run {old}, now cancelled");
         }
     }
@@ -294,15 +280,11 @@ pub async fn jobs(cli: &Cli, settings: &Settings, command: &JobsCommand) -> Resu
             };
             let pool = connect(settings).await?;
             require_schema(&pool).await?;
-            let report = ontofleet_producer::operator::retry_jobs(
-                &pool,
-                &target,
-                &operator_settings(settings, *force),
-            )
-            .await
-            .map_err(producer_error)?;
+            let report =
+                ontofleet_ops::jobs::retry(&pool, &target, &operator_settings(settings, *force))
+                    .await?;
             if cli.json {
-                output::json(&requeued_json(&report));
+                output::json_of(&report);
             } else if report.jobs.is_empty() {
                 out!("nothing to retry: no failed or skipped item matches");
             } else {
@@ -330,15 +312,9 @@ pub async fn jobs(cli: &Cli, settings: &Settings, command: &JobsCommand) -> Resu
             let ids = job_ids(jobs)?;
             let pool = connect(settings).await?;
             require_schema(&pool).await?;
-            let report = ontofleet_producer::operator::kill_jobs(&pool, &ids)
-                .await
-                .map_err(producer_error)?;
+            let report = ontofleet_ops::jobs::kill(&pool, &ids).await?;
             if cli.json {
-                output::json(&json!({
-                    "killed": report.jobs.len(),
-                    "jobs": report.jobs.iter().map(|j| json!({"job_id": j.job_id, "run_id": j.run_id, "project_id": j.project_id})).collect::<Vec<_>>(),
-                    "completed_runs": report.completed_runs.iter().map(|(r, s)| json!({"run_id": r, "status": s.as_str()})).collect::<Vec<_>>(),
-                }));
+                output::json_of(&report);
             } else {
                 for j in &report.jobs {
                     out!(
@@ -348,8 +324,8 @@ pub async fn jobs(cli: &Cli, settings: &Settings, command: &JobsCommand) -> Resu
                         j.project_id
                     );
                 }
-                for (run, status) in &report.completed_runs {
-                    out!("run {run} has nothing left to do: {status}");
+                for c in &report.completed_runs {
+                    out!("run {} has nothing left to do: {}", c.run_id, c.status);
                 }
             }
             Ok(())
@@ -358,20 +334,15 @@ pub async fn jobs(cli: &Cli, settings: &Settings, command: &JobsCommand) -> Resu
             let age = parse_age(older_than)?;
             let pool = connect(settings).await?;
             require_schema(&pool).await?;
-            let mut conn = pool.acquire().await?;
-            let purged = ontofleet_queue::purge(&mut conn, age).await.map_err(|e| {
-                CliError::runtime(format!("purge failed: {e}; nothing was deleted"))
-            })?;
+            let purged = ontofleet_ops::jobs::purge(&pool, age).await?;
             if cli.json {
-                output::json(&json!({
-                    "older_than_secs": age.as_secs(), "jobs_deleted": purged.jobs, "workers_deleted": purged.workers,
-                }));
+                output::json_of(&purged);
             } else {
                 out!(
                     "deleted {} finished queue row(s) and {} worker registration(s) older than {older_than}; \
                      items, attempts and the migration log are kept",
-                    purged.jobs,
-                    purged.workers
+                    purged.jobs_deleted,
+                    purged.workers_deleted
                 );
             }
             Ok(())

@@ -251,3 +251,179 @@ pub async fn show(pool: &PgPool, id: &str) -> Result<JobDetail, OpsError> {
         attempt_rows: attempts,
     })
 }
+
+impl From<ontofleet_producer::ProducerError> for OpsError {
+    fn from(e: ontofleet_producer::ProducerError) -> Self {
+        use ontofleet_control::OperatorError;
+        use ontofleet_producer::ProducerError as P;
+        match e {
+            P::LockHeld(_) | P::AlreadyActive(_) | P::Operator(OperatorError::LockHeld(_)) => {
+                Self::Refused(e.to_string())
+            }
+            P::NotFound(_) | P::UnknownJob(_) => Self::NotFound(e.to_string()),
+            P::NotRetryable { .. }
+            | P::NotKillable { .. }
+            | P::AlreadyQueued { .. }
+            | P::Operator(_) => Self::Conflict(e.to_string()),
+            other => Self::Unavailable(format!("{other}; nothing was changed, try again")),
+        }
+    }
+}
+
+/// A job put back to work by `jobs retry`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetriedJob {
+    /// The job now carrying the item.
+    pub job_id: String,
+    /// The job id before, when the queue row had been purged.
+    pub replaced_job_id: Option<String>,
+    /// Its run.
+    pub run_id: Uuid,
+    /// Its project.
+    pub project_id: Uuid,
+    /// Item status before.
+    pub previous_status: String,
+    /// Category of the failure that ended it.
+    pub category: Option<String>,
+}
+
+/// A run touched by `jobs retry`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetriedRun {
+    /// The run.
+    pub run_id: Uuid,
+    /// Status before.
+    pub previous_status: String,
+    /// Status now.
+    pub status: String,
+    /// A finished run was reopened.
+    pub reopened: bool,
+    /// The expired platform run whose lock it took over (now cancelled).
+    pub superseded_run_id: Option<Uuid>,
+}
+
+/// The response of `jobs retry`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Retried {
+    /// Jobs put back to work.
+    pub retried: usize,
+    /// Them.
+    pub jobs: Vec<RetriedJob>,
+    /// The runs touched.
+    pub runs: Vec<RetriedRun>,
+}
+
+/// `jobs retry`: put the target's finished jobs back to work, in one transaction.
+pub async fn retry(
+    pool: &PgPool,
+    target: &ontofleet_producer::operator::RetryTarget,
+    settings: &ontofleet_producer::operator::OperatorSettings,
+) -> Result<Retried, OpsError> {
+    let r = ontofleet_producer::operator::retry_jobs(pool, target, settings).await?;
+    Ok(Retried {
+        retried: r.jobs.len(),
+        jobs: r
+            .jobs
+            .into_iter()
+            .map(|j| RetriedJob {
+                job_id: j.job_id,
+                replaced_job_id: j.replaced,
+                run_id: j.run_id,
+                project_id: j.project_id,
+                previous_status: j.previous_status,
+                category: j.category,
+            })
+            .collect(),
+        runs: r
+            .runs
+            .into_iter()
+            .map(|c| RetriedRun {
+                run_id: c.run_id,
+                previous_status: c.previous_status,
+                status: c.status,
+                reopened: c.reopened,
+                superseded_run_id: c.superseded,
+            })
+            .collect(),
+    })
+}
+
+/// A job `jobs kill` killed.
+#[derive(Debug, Clone, Serialize)]
+pub struct KilledJob {
+    /// The job.
+    pub job_id: String,
+    /// Its run.
+    pub run_id: Uuid,
+    /// Its project.
+    pub project_id: Uuid,
+}
+
+/// A run `jobs kill` completed.
+#[derive(Debug, Clone, Serialize)]
+pub struct CompletedRun {
+    /// The run.
+    pub run_id: Uuid,
+    /// Its final status.
+    pub status: String,
+}
+
+/// The response of `jobs kill`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Killed {
+    /// Jobs killed.
+    pub killed: usize,
+    /// Them.
+    pub jobs: Vec<KilledJob>,
+    /// Runs left with nothing to do, now complete.
+    pub completed_runs: Vec<CompletedRun>,
+}
+
+/// `jobs kill`: kill waiting jobs and cancel their items; refused for any running or finished one.
+pub async fn kill(pool: &PgPool, ids: &[String]) -> Result<Killed, OpsError> {
+    let r = ontofleet_producer::operator::kill_jobs(pool, ids).await?;
+    Ok(Killed {
+        killed: r.jobs.len(),
+        jobs: r
+            .jobs
+            .into_iter()
+            .map(|j| KilledJob {
+                job_id: j.job_id,
+                run_id: j.run_id,
+                project_id: j.project_id,
+            })
+            .collect(),
+        completed_runs: r
+            .completed_runs
+            .into_iter()
+            .map(|(run_id, s)| CompletedRun {
+                run_id,
+                status: s.as_str().to_owned(),
+            })
+            .collect(),
+    })
+}
+
+/// The response of `jobs purge`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Purged {
+    /// The age given.
+    pub older_than_secs: u64,
+    /// Finished queue rows deleted.
+    pub jobs_deleted: u64,
+    /// Worker registrations deleted.
+    pub workers_deleted: u64,
+}
+
+/// `jobs purge`: delete queue rows finished more than `age` ago, and workers gone as long.
+pub async fn purge(pool: &PgPool, age: std::time::Duration) -> Result<Purged, OpsError> {
+    let mut conn = pool.acquire().await?;
+    let purged = ontofleet_queue::purge(&mut conn, age)
+        .await
+        .map_err(|e| OpsError::Unavailable(format!("purge failed: {e}; nothing was deleted")))?;
+    Ok(Purged {
+        older_than_secs: age.as_secs(),
+        jobs_deleted: purged.jobs,
+        workers_deleted: purged.workers,
+    })
+}
