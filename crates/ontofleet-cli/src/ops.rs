@@ -558,35 +558,10 @@ pub async fn run_rollback(
 ) -> Result<(), CliError> {
     let pool = connect(settings).await?;
     require_schema(&pool).await?;
-    let run = load_run(&pool, run_id).await?;
-    if run.dry_run {
-        return Err(CliError::usage(format!(
-            "run {run_id} is a dry run: it wrote nothing to roll back"
-        )));
-    }
-    if matches!(run.status.as_str(), "pending" | "running" | "cancelling") {
-        return Err(CliError::usage(format!(
-            "run {run_id} is still {}; cancel it first with `ontofleet run cancel {run_id}` and wait until it is cancelled",
-            run.status
-        )));
-    }
-    if !yes {
-        return Err(CliError::usage(format!(
-            "rollback deletes the ontology rows and mappings run {run_id} created; pass --yes to confirm"
-        )));
-    }
-    let total = ontofleet_control::rollback::rollback_run(&pool, run_id, &initiated_by())
-        .await
-        .map_err(|e| CliError::runtime(e.to_string()))?;
-    let rows = total.rows();
-    if let Err(e) = ontofleet_control::refresh_stats(&pool).await {
-        tracing::warn!(error = %e, "stats refresh failed; run `ontofleet stats --refresh`");
-    }
+    let done = ontofleet_ops::runs::rollback(&pool, run_id, yes, &initiated_by()).await?;
+    let (total, rows) = (&done.totals, done.mappings_deleted);
     if cli.json {
-        let mut doc = serde_json::to_value(&total).unwrap_or_default();
-        doc["run_id"] = json!(run_id);
-        doc["mappings_deleted"] = json!(rows);
-        output::json(&doc);
+        output::json_of(&done);
     } else {
         out!(
             "rolled back run {run_id}: {rows} row(s) and their mappings deleted in {} of {} project(s) ({}), \

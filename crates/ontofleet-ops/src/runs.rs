@@ -315,3 +315,53 @@ pub async fn cancel(pool: &PgPool, run_id: Uuid) -> Result<Cancelled, OpsError> 
         items_cancelled: cancelled,
     })
 }
+
+/// The response of `run rollback`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RolledBack {
+    /// What was deleted and kept.
+    #[serde(flatten)]
+    pub totals: ontofleet_control::rollback::RunRollback,
+    /// The run.
+    pub run_id: Uuid,
+    /// Mappings deleted (one per onto row).
+    pub mappings_deleted: i64,
+}
+
+/// `run rollback`: delete, project by project under each project's lock, the ontology rows the
+/// run created (rows a later run changed stay). `confirmed` is the operator's explicit yes.
+pub async fn rollback(
+    pool: &PgPool,
+    run_id: Uuid,
+    confirmed: bool,
+    by: &str,
+) -> Result<RolledBack, OpsError> {
+    let run = get(pool, run_id).await?;
+    if run.dry_run {
+        return Err(OpsError::Invalid(format!(
+            "run {run_id} is a dry run: it wrote nothing to roll back"
+        )));
+    }
+    if matches!(run.status.as_str(), "pending" | "running" | "cancelling") {
+        return Err(OpsError::Conflict(format!(
+            "run {run_id} is still {}; cancel it first with `ontofleet run cancel {run_id}` and wait until it is cancelled",
+            run.status
+        )));
+    }
+    if !confirmed {
+        return Err(OpsError::Invalid(format!(
+            "rollback deletes the ontology rows and mappings run {run_id} created; pass --yes to confirm"
+        )));
+    }
+    let totals = ontofleet_control::rollback::rollback_run(pool, run_id, by)
+        .await
+        .map_err(|e| OpsError::Unavailable(e.to_string()))?;
+    if let Err(e) = ontofleet_control::refresh_stats(pool).await {
+        tracing::warn!(error = %e, "stats refresh failed; run `ontofleet stats --refresh`");
+    }
+    Ok(RolledBack {
+        mappings_deleted: totals.rows(),
+        totals,
+        run_id,
+    })
+}
