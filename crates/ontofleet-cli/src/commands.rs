@@ -239,17 +239,21 @@ async fn run_start(cli: &Cli, settings: &Settings, args: &StartArgs) -> Result<(
 }
 
 /// Start a run with the configured lease and retry policy (`run start`, `enqueue`).
+/// The producer's settings from the configuration.
+pub(crate) fn producer_settings(settings: &Settings) -> ontofleet_producer::ProducerSettings {
+    ontofleet_producer::ProducerSettings {
+        lease: Duration::from_secs(settings.lock.lease_secs),
+        policies: settings.retry,
+        analyze_legacy_tables: settings.producer.analyze_legacy_tables,
+    }
+}
+
 pub(crate) async fn start(
     pool: &PgPool,
     settings: &Settings,
     request: &ontofleet_producer::RunRequest,
 ) -> Result<ontofleet_producer::StartedRun, CliError> {
-    let producer = ontofleet_producer::ProducerSettings {
-        lease: Duration::from_secs(settings.lock.lease_secs),
-        policies: settings.retry,
-        analyze_legacy_tables: settings.producer.analyze_legacy_tables,
-    };
-    ontofleet_producer::start_run(pool, request, &producer)
+    ontofleet_producer::start_run(pool, request, &producer_settings(settings))
         .await
         .map_err(ops::producer_error)
 }

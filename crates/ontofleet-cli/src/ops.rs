@@ -6,11 +6,11 @@ use std::time::Duration;
 use ontofleet_core::{ErrorCategory, ItemStatus};
 use ontofleet_producer::ProducerError;
 use ontofleet_producer::operator::{OperatorSettings, RetryTarget};
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::cli::{Cli, EnqueueArgs, JobsCommand, StatsArgs};
-use crate::commands::{connect, initiated_by, load_run, or_dash, require_schema, start, watch};
+use crate::commands::{connect, initiated_by, load_run, or_dash, require_schema, watch};
 use crate::output::out;
 use crate::settings::Settings;
 use crate::{CliError, output};
@@ -161,58 +161,20 @@ fn print_runs_touched(r: &ontofleet_ops::jobs::Retried) {
 pub async fn enqueue(cli: &Cli, settings: &Settings, args: &EnqueueArgs) -> Result<(), CliError> {
     let pool = connect(settings).await?;
     require_schema(&pool).await?;
-    let (run_id, job_id, new_run, reopened, previous) = match args.run {
-        Some(run) => {
-            let report = ontofleet_producer::operator::enqueue_into_run(
-                &pool,
-                run,
-                args.project,
-                &operator_settings(settings, args.force),
-            )
-            .await
-            .map_err(producer_error)?;
-            let job = report.jobs.first().map(|j| j.job_id.clone());
-            let change = report.runs.first();
-            (
-                run,
-                job,
-                false,
-                change.is_some_and(|c| c.reopened),
-                report.jobs.first().map(|j| j.previous_status.clone()),
-            )
-        }
-        None => {
-            let request = ontofleet_producer::RunRequest {
-                selection: ontofleet_producer::Selection::Projects(vec![args.project]),
-                // Named explicitly: archived or already migrated, the operator wants it processed.
-                include_archived: true,
-                include_completed_tasks: false,
-                resync: true,
-                dry_run: false,
-                force: args.force,
-                initiated_by: initiated_by(),
-            };
-            let started = start(&pool, settings, &request).await?;
-            let mut conn = pool.acquire().await?;
-            let item =
-                ontofleet_db::ledger::get_item(&mut conn, started.run_id, args.project).await?;
-            (
-                started.run_id,
-                item.and_then(|i| i.job_id),
-                true,
-                false,
-                None,
-            )
-        }
-    };
+    let e = ontofleet_ops::jobs::enqueue(
+        &pool,
+        args.project,
+        args.run,
+        &crate::commands::producer_settings(settings),
+        &operator_settings(settings, args.force),
+    )
+    .await?;
+    let (run_id, job_id, new_run, reopened) = (e.run_id, e.job_id.clone(), e.new_run, e.reopened);
     if args.watch {
         return watch(cli, &pool, run_id).await;
     }
     if cli.json {
-        output::json(&json!({
-            "run_id": run_id, "project_id": args.project, "job_id": job_id, "new_run": new_run,
-            "reopened": reopened, "previous_status": previous,
-        }));
+        output::json_of(&e);
     } else {
         out!("{run_id}");
         eprintln!(

@@ -4,8 +4,8 @@
 //! API will return the same types as its bodies, so the two can never disagree.
 //!
 //! Moved so far: `db status`, `run list`, `run show`, `run validate`, `run cancel`, `run rollback`,
-//! `lock status`, `lock release`, `jobs list|show|retry|kill|purge`, `stats`. Their `--json`
-//! documents are pinned byte for byte by `tests/golden/`: responses are printed through
+//! `lock status`, `lock release`, `jobs list|show|retry|kill|purge`, `enqueue`, `stats`. Their
+//! `--json` documents are pinned byte for byte by `tests/golden/`: responses are printed through
 //! `serde_json::to_value`, whose maps keep keys sorted as the hand-built documents did.
 
 pub mod db;
