@@ -217,17 +217,12 @@ async fn run_start(cli: &Cli, settings: &Settings, args: &StartArgs) -> Result<(
         force: args.force,
         initiated_by: initiated_by(),
     };
-    let started = start(&pool, settings, &request).await?;
-    if let Some(old) = started.superseded {
-        tracing::warn!(%old, "the previous platform run's lease had expired; it was cancelled");
-    }
+    let started = ontofleet_ops::runs::start(&pool, &request, &producer_settings(settings)).await?;
     if args.watch {
         return watch(cli, &pool, started.run_id).await;
     }
     if cli.json {
-        output::json(
-            &json!({"run_id": started.run_id, "status": started.status, "total_items": started.total_items}),
-        );
+        output::json_of(&started);
     } else {
         out!("{}", started.run_id);
         eprintln!(
@@ -238,24 +233,13 @@ async fn run_start(cli: &Cli, settings: &Settings, args: &StartArgs) -> Result<(
     Ok(())
 }
 
-/// Start a run with the configured lease and retry policy (`run start`, `enqueue`).
-/// The producer's settings from the configuration.
+/// The producer's settings from the configuration: the lease and the retry policy.
 pub(crate) fn producer_settings(settings: &Settings) -> ontofleet_producer::ProducerSettings {
     ontofleet_producer::ProducerSettings {
         lease: Duration::from_secs(settings.lock.lease_secs),
         policies: settings.retry,
         analyze_legacy_tables: settings.producer.analyze_legacy_tables,
     }
-}
-
-pub(crate) async fn start(
-    pool: &PgPool,
-    settings: &Settings,
-    request: &ontofleet_producer::RunRequest,
-) -> Result<ontofleet_producer::StartedRun, CliError> {
-    ontofleet_producer::start_run(pool, request, &producer_settings(settings))
-        .await
-        .map_err(ops::producer_error)
 }
 
 /// The one selector of `run start|preview`; none is a usage error.

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use ontofleet_core::{ErrorCategory, ItemStatus};
-use ontofleet_producer::ProducerError;
 use ontofleet_producer::operator::{OperatorSettings, RetryTarget};
 use serde_json::Value;
 use uuid::Uuid;
@@ -14,23 +13,6 @@ use crate::commands::{connect, initiated_by, load_run, or_dash, require_schema, 
 use crate::output::out;
 use crate::settings::Settings;
 use crate::{CliError, output};
-
-/// How a refusal of the producer reads for an operator, with its exit code.
-pub fn producer_error(e: ProducerError) -> CliError {
-    use ontofleet_control::OperatorError;
-    match e {
-        ProducerError::LockHeld(_)
-        | ProducerError::AlreadyActive(_)
-        | ProducerError::Operator(OperatorError::LockHeld(_)) => CliError::locked(e.to_string()),
-        ProducerError::NotFound(_)
-        | ProducerError::UnknownJob(_)
-        | ProducerError::NotRetryable { .. }
-        | ProducerError::NotKillable { .. }
-        | ProducerError::AlreadyQueued { .. }
-        | ProducerError::Operator(_) => CliError::usage(e.to_string()),
-        other => CliError::runtime(format!("{other}; nothing was changed, try again")),
-    }
-}
 
 /// A job id as `jobs list` prints it (a ULID), upper-cased as apalis stores it.
 fn job_id(raw: &str) -> Result<String, CliError> {

@@ -365,3 +365,35 @@ pub async fn rollback(
         run_id,
     })
 }
+
+/// The response of `run start`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Started {
+    /// The new run.
+    pub run_id: Uuid,
+    /// Its status after the producer's transaction.
+    pub status: String,
+    /// Items enqueued.
+    pub total_items: usize,
+    /// The expired platform run whose lock it took over (now cancelled).
+    #[serde(skip)]
+    pub superseded: Option<Uuid>,
+}
+
+/// `run start`: select the projects, create the run, its items and jobs in one transaction.
+pub async fn start(
+    pool: &PgPool,
+    request: &ontofleet_producer::RunRequest,
+    producer: &ontofleet_producer::ProducerSettings,
+) -> Result<Started, OpsError> {
+    let started = ontofleet_producer::start_run(pool, request, producer).await?;
+    if let Some(old) = started.superseded {
+        tracing::warn!(%old, "the previous platform run's lease had expired; it was cancelled");
+    }
+    Ok(Started {
+        run_id: started.run_id,
+        status: started.status,
+        total_items: started.total_items,
+        superseded: started.superseded,
+    })
+}
