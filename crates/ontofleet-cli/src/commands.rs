@@ -259,196 +259,51 @@ fn selection(scope: &Scope, command: &str) -> Result<ontofleet_producer::Selecti
 }
 
 /// Map a selection refusal the way `run start` does: an unknown user or project is a usage error.
-fn selection_error(e: ontofleet_producer::ProducerError) -> CliError {
-    match e {
-        ontofleet_producer::ProducerError::NotFound(_) => CliError::usage(e.to_string()),
-        other => CliError::runtime(other.to_string()),
-    }
-}
-
 /// `run preview` (SPEC §4.8): the live pipeline (same selection, classifier and templates) in
 /// dry-run mode, one read-only transaction per project that is rolled back. Writes nothing.
 async fn run_preview(cli: &Cli, settings: &Settings, args: &PreviewArgs) -> Result<(), CliError> {
-    use ontofleet_pipeline::{Pipeline, RunContext, templates::TemplateCatalog};
     let selection = selection(&args.scope, "preview")?;
     if args.limit < 1 {
         return Err(CliError::usage("--limit must be at least 1"));
     }
     let pool = connect(settings).await?;
     require_schema(&pool).await?;
-    let (mut project_ids, reference_time) = {
-        let mut conn = pool.acquire().await?;
-        ontofleet_producer::check_selection(&mut conn, &selection)
-            .await
-            .map_err(selection_error)?;
-        let ids = ontofleet_producer::select_projects(
-            &mut conn,
-            &selection,
-            args.options.include_archived,
-            args.options.resync,
-        )
-        .await?;
-        let now: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT now()")
-            .fetch_one(&mut *conn)
-            .await?;
-        (ids, now)
-    };
-    let selected = project_ids.len();
-    project_ids.truncate(args.limit);
-    let catalog = TemplateCatalog::load(&pool)
-        .await
-        .map_err(|e| CliError::runtime(format!("cannot load the templates: {e}")))?;
-    let classifier = settings
-        .classifier
-        .build(&catalog)
-        .map_err(|e| CliError::usage(e.to_string()))?;
-    let pipeline = Pipeline::with_classifier(std::sync::Arc::new(catalog), classifier)
-        .day_first(settings.pipeline.day_first)
-        .chunk_tasks(settings.pipeline.chunk_tasks);
-    let mut ctx = RunContext {
-        run_id: Uuid::nil(),
-        reference_time,
+    let request = ontofleet_ops::preview::PreviewRequest {
+        selection,
+        limit: args.limit,
+        include_archived: args.options.include_archived,
         include_completed_tasks: args.options.include_completed_tasks,
-        fallback: false,
-        dry_run: true,
-        item_gate: false,
+        resync: args.options.resync,
     };
-    let mut previews = Vec::with_capacity(project_ids.len());
-    for project_id in &project_ids {
-        ctx.fallback = false;
-        let mut entry = preview_one(&pool, &pipeline, &ctx, *project_id).await;
-        // A live run gives a project with a data error one attempt in fallback mode.
-        if let Err((ontofleet_core::ErrorCategory::Data, message)) = &entry {
-            ctx.fallback = true;
-            let reason = message.clone();
-            entry = preview_one(&pool, &pipeline, &ctx, *project_id)
-                .await
-                .map(|mut p| {
-                    p["fallback"] = json!({"reason": reason});
-                    p
-                });
-        }
-        previews.push(match entry {
-            Ok(preview) => preview,
-            Err((ontofleet_core::ErrorCategory::Recoverable, message)) => {
-                return Err(CliError::runtime(format!(
-                    "preview of project {project_id} failed: {message}; nothing was written, try again"
-                )));
-            }
-            Err((category, message)) => json!({
-                "project": {"legacy_id": project_id},
-                "error": {"category": category.as_str(), "message": message},
-            }),
-        });
-    }
-    let totals = preview_totals(&previews, selected, args.limit);
+    let preview = ontofleet_ops::preview::preview(&pool, &request, |catalog| {
+        let classifier = settings
+            .classifier
+            .build(&catalog)
+            .map_err(|e| ontofleet_ops::OpsError::Invalid(e.to_string()))?;
+        Ok(
+            ontofleet_pipeline::Pipeline::with_classifier(std::sync::Arc::new(catalog), classifier)
+                .day_first(settings.pipeline.day_first)
+                .chunk_tasks(settings.pipeline.chunk_tasks),
+        )
+    })
+    .await?;
     if cli.json {
-        output::json(&json!({
-            "reference_time": reference_time,
-            "projects": previews,
-            "totals": totals,
-        }));
+        output::json_of(&preview);
     } else {
-        if selected == 0 {
+        if preview.totals.projects_selected == 0 {
             out!(
                 "no project selected (archived projects need --include-archived, already-migrated ones --resync)"
             );
         }
-        for preview in &previews {
-            out_part!("{}", output::preview_block(preview));
+        for project in &preview.projects {
+            out_part!("{}", output::preview_block(project));
         }
-        out!("{}", output::preview_total(&totals));
+        out!(
+            "{}",
+            output::preview_total(&serde_json::to_value(&preview.totals).unwrap_or_default())
+        );
     }
     Ok(())
-}
-
-/// One project through the pipeline in dry-run mode, inside a read-only transaction that is
-/// rolled back whatever happens. `Err` carries the failure's category and message.
-async fn preview_one(
-    pool: &PgPool,
-    pipeline: &ontofleet_pipeline::Pipeline,
-    ctx: &ontofleet_pipeline::RunContext,
-    project_id: Uuid,
-) -> Result<Value, (ontofleet_core::ErrorCategory, String)> {
-    let db_err = |e: sqlx::Error| {
-        (
-            ontofleet_db::category_of(&e),
-            format!("database error: {e}"),
-        )
-    };
-    // As in a live run, a remote classifier answers before the transaction (its answers are
-    // cached: the one table a preview writes to).
-    let pre = ontofleet_pipeline::preclassify(pool, pipeline, ctx, project_id)
-        .await
-        .map_err(|e| (e.category(), e.to_string()))?;
-    let mut tx = pool.begin().await.map_err(db_err)?;
-    sqlx::query("SET TRANSACTION READ ONLY")
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-    let outcome =
-        ontofleet_pipeline::migrate_project(&mut tx, pipeline, ctx, project_id, &pre).await;
-    tx.rollback().await.map_err(db_err)?;
-    let outcome = outcome.map_err(|e| (e.category(), e.to_string()))?;
-    outcome.and_then(|o| o.preview).ok_or_else(|| {
-        (
-            ontofleet_core::ErrorCategory::Fatal,
-            "the pipeline returned no preview for a dry run".to_owned(),
-        )
-    })
-}
-
-/// Totals over the previews: `counts` summed field by field, task type keys of the tasks that
-/// would be written and plan states tallied, projects by outcome.
-fn preview_totals(previews: &[Value], selected: usize, limit: usize) -> Value {
-    let mut counts = json!({});
-    let mut task_type_keys = std::collections::BTreeMap::<String, u64>::new();
-    let mut plan_states = std::collections::BTreeMap::<String, u64>::new();
-    let (mut failed, mut with_problems) = (0, 0);
-    for p in previews {
-        if p.get("error").is_some() {
-            failed += 1;
-            continue;
-        }
-        add_counts(&mut counts, &p["counts"]);
-        with_problems += usize::from(p["problems"].as_array().is_some_and(|a| !a.is_empty()));
-        for (key, n) in output::tally(&p["tasks"], "type_key", true) {
-            *task_type_keys.entry(key).or_default() += n;
-        }
-        for (key, n) in output::tally(&p["plans"], "state_key", false) {
-            *plan_states.entry(key).or_default() += n;
-        }
-    }
-    json!({
-        "projects_selected": selected,
-        "projects_previewed": previews.len(),
-        "projects_failed": failed,
-        "projects_with_problems": with_problems,
-        "limited": selected > limit,
-        "counts": counts,
-        "task_type_keys": task_type_keys,
-        "plan_states": plan_states,
-    })
-}
-
-/// Add every number of `add` into `total`, recursing into objects.
-fn add_counts(total: &mut Value, add: &Value) {
-    match (total, add) {
-        (Value::Object(t), Value::Object(a)) => {
-            for (k, v) in a {
-                match t.get_mut(k) {
-                    Some(slot) => add_counts(slot, v),
-                    None => {
-                        t.insert(k.clone(), v.clone());
-                    }
-                }
-            }
-        }
-        (t @ Value::Number(_), Value::Number(a)) => {
-            *t = json!(t.as_u64().unwrap_or(0) + a.as_u64().unwrap_or(0));
-        }
-        _ => {}
-    }
 }
 
 fn run_json(run: &RunRow) -> Value {

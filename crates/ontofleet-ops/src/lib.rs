@@ -3,9 +3,9 @@
 //! semantics live. The CLI prints the responses (as tables, or as JSON with `--json`); the admin
 //! API will return the same types as its bodies, so the two can never disagree.
 //!
-//! Moved so far: `db status`, `run start`, `run list`, `run show`, `run validate`, `run cancel`,
-//! `run rollback`, `lock status`, `lock release`, `jobs list|show|retry|kill|purge`, `enqueue`,
-//! `stats` (left: `run preview`, `run watch`). Their `--json` documents are pinned byte for byte
+//! Moved so far: `db status`, `run start`, `run preview`, `run list`, `run show`, `run validate`,
+//! `run cancel`, `run rollback`, `lock status`, `lock release`, `jobs list|show|retry|kill|purge`,
+//! `enqueue`, `stats` (left: `run watch`). Their `--json` documents are pinned byte for byte
 //! by `tests/golden/`: responses are printed through `serde_json::to_value`, whose maps keep keys
 //! sorted as the hand-built documents did.
 
@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod jobs;
 pub mod lock;
+pub mod preview;
 pub mod runs;
 pub mod stats;
 
