@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ontofleet_core::RunStatus;
-use ontofleet_db::ledger::{self, RunRow};
-use serde_json::{Value, json};
+use ontofleet_db::ledger::RunRow;
+use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -306,29 +306,16 @@ async fn run_preview(cli: &Cli, settings: &Settings, args: &PreviewArgs) -> Resu
     Ok(())
 }
 
-fn run_json(run: &RunRow) -> Value {
-    json!({
-        "run_id": run.id, "scope": run.scope, "status": run.status, "dry_run": run.dry_run, "options": run.options,
-        "reference_time": run.reference_time, "initiated_by": run.initiated_by, "lock_token": run.lock_token,
-        "items": {
-            "total": run.total_items, "succeeded": run.succeeded_items, "partial": run.partial_items,
-            "failed": run.failed_items, "skipped": run.skipped_items, "cancelled": run.cancelled_items,
-        },
-        "created_at": run.created_at, "started_at": run.started_at, "finished_at": run.finished_at,
-        "duration_secs": duration_secs(run), "summary": run.summary,
-    })
-}
-
 /// Items by the category of their last failure (failed, skipped and retrying ones alike):
 /// `recoverable 3, data 1`, or empty.
-fn category_counts(by_status: &[(String, Option<String>, i64)]) -> String {
+fn category_counts(by_status: &[ontofleet_ops::runs::StatusCount]) -> String {
     ontofleet_core::ErrorCategory::ALL
         .iter()
         .filter_map(|c| {
             let n: i64 = by_status
                 .iter()
-                .filter(|(_, cat, _)| cat.as_deref() == Some(c.as_str()))
-                .map(|(_, _, n)| n)
+                .filter(|r| r.category.as_deref() == Some(c.as_str()))
+                .map(|r| r.count)
                 .sum();
             (n > 0).then(|| format!("{} {n}", c.as_str()))
         })
@@ -346,12 +333,6 @@ fn breakdown(run: &RunRow) -> String {
         run.skipped_items,
         run.cancelled_items
     )
-}
-
-fn duration_secs(run: &RunRow) -> f64 {
-    let start = run.started_at.unwrap_or(run.created_at);
-    let end = run.finished_at.unwrap_or_else(chrono::Utc::now);
-    (end - start).num_milliseconds().max(0) as f64 / 1000.0
 }
 
 async fn run_list(cli: &Cli, settings: &Settings, limit: i64) -> Result<(), CliError> {
@@ -397,11 +378,7 @@ async fn run_list(cli: &Cli, settings: &Settings, limit: i64) -> Result<(), CliE
 }
 
 pub(crate) async fn load_run(pool: &PgPool, run: Uuid) -> Result<RunRow, CliError> {
-    ledger::get_run_pool(pool, run).await?.ok_or_else(|| {
-        CliError::usage(format!(
-            "run {run} does not exist; list runs with `ontofleet run list`"
-        ))
-    })
+    Ok(ontofleet_ops::runs::get(pool, run).await?)
 }
 
 async fn run_show(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), CliError> {
@@ -562,14 +539,7 @@ pub(crate) async fn watch(cli: &Cli, pool: &PgPool, run_id: Uuid) -> Result<(), 
     // its next poll. Without a listener (e.g. behind a transaction-mode pooler) it just polls.
     let mut categories = String::new();
     let mut breakdown_at: Option<Instant> = None;
-    let mut listener = match sqlx::postgres::PgListener::connect_with(pool).await {
-        Ok(mut l) => l
-            .listen(ontofleet_control::RUN_COMPLETED_CHANNEL)
-            .await
-            .ok()
-            .map(|()| l),
-        Err(_) => None,
-    };
+    let mut listener = ontofleet_ops::runs::completion_listener(pool).await;
     let run = loop {
         let run = load_run(pool, run_id).await?;
         let done = run.done_items();
@@ -580,7 +550,8 @@ pub(crate) async fn watch(cli: &Cli, pool: &PgPool, run_id: Uuid) -> Result<(), 
         // The counters come from the run row; the per-category breakdown reads every item of
         // the run, so it is refreshed every few seconds and at the end, not at every tick.
         if status.is_terminal() || breakdown_at.is_none_or(|t| t.elapsed() >= BREAKDOWN_EVERY) {
-            categories = category_counts(&ledger::item_breakdown(pool, run_id).await?);
+            categories =
+                category_counts(&ontofleet_ops::runs::items_by_status(pool, run_id).await?);
             breakdown_at = Some(Instant::now());
         }
         let msg = if categories.is_empty() {
@@ -630,17 +601,18 @@ pub(crate) async fn watch(cli: &Cli, pool: &PgPool, run_id: Uuid) -> Result<(), 
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let doc = run_json(&run);
+    let view = ontofleet_ops::runs::RunView::from(run);
+    let run = &view.row;
     if cli.json {
-        output::json(&doc);
+        output::json_of(&view);
     } else {
         out!(
             "run {} {} in {}: {} items — {}",
             run.id,
             run.status,
-            output::secs(duration_secs(&run)),
+            output::secs(view.duration_secs),
             run.total_items,
-            breakdown(&run)
+            breakdown(run)
         );
         out!("details: ontofleet run show {}", run.id);
     }

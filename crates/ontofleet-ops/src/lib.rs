@@ -3,11 +3,11 @@
 //! semantics live. The CLI prints the responses (as tables, or as JSON with `--json`); the admin
 //! API will return the same types as its bodies, so the two can never disagree.
 //!
-//! Moved so far: `db status`, `run start`, `run preview`, `run list`, `run show`, `run validate`,
+//! In it: `db status`, `run start`, `run preview`, `run list`, `run show`, `run validate`,
 //! `run cancel`, `run rollback`, `lock status`, `lock release`, `jobs list|show|retry|kill|purge`,
-//! `enqueue`, `stats` (left: `run watch`). Their `--json` documents are pinned byte for byte
-//! by `tests/golden/`: responses are printed through `serde_json::to_value`, whose maps keep keys
-//! sorted as the hand-built documents did.
+//! `enqueue`, `stats`, and what `run watch` polls. Their `--json` documents are pinned byte for
+//! byte by `tests/golden/`: responses are printed through `serde_json::to_value`, whose maps keep
+//! keys sorted as the hand-built documents did.
 
 pub mod db;
 pub mod error;

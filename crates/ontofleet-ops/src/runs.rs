@@ -397,3 +397,28 @@ pub async fn start(
         superseded: started.superseded,
     })
 }
+
+/// Items of a run by status and last failure category (what a watch shows, refreshed every
+/// few seconds: it reads every item of the run).
+pub async fn items_by_status(pool: &PgPool, run_id: Uuid) -> Result<Vec<StatusCount>, OpsError> {
+    Ok(ledger::item_breakdown(pool, run_id)
+        .await?
+        .into_iter()
+        .map(|(status, category, count)| StatusCount {
+            status,
+            category,
+            count,
+        })
+        .collect())
+}
+
+/// A listener woken by every run completion (`run watch` returns at once instead of at its next
+/// poll); `None` where LISTEN is not possible (behind a transaction-mode pooler, say).
+pub async fn completion_listener(pool: &PgPool) -> Option<sqlx::postgres::PgListener> {
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await.ok()?;
+    listener
+        .listen(ontofleet_control::RUN_COMPLETED_CHANNEL)
+        .await
+        .ok()?;
+    Some(listener)
+}
