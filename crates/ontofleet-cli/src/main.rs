@@ -7,6 +7,7 @@ mod commands;
 mod ops;
 mod output;
 mod settings;
+mod worker;
 
 use std::process::ExitCode;
 
