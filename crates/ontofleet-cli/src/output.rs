@@ -92,18 +92,11 @@ pub fn secs(s: f64) -> String {
     }
 }
 
-/// How often each value of `field` occurs in a list of entities (most frequent first), skipping
-/// `unchanged` entities when `written_only` (their rows, and so their type keys, are not written).
-pub fn tally(list: &Value, field: &str, written_only: bool) -> Vec<(String, u64)> {
-    let mut counts = std::collections::BTreeMap::<String, u64>::new();
-    for e in list.as_array().into_iter().flatten() {
-        if written_only && e["action"] == "unchanged" {
-            continue;
-        }
-        let key = e[field].as_str().unwrap_or("-").to_owned();
-        *counts.entry(key).or_default() += 1;
-    }
-    let mut v: Vec<(String, u64)> = counts.into_iter().collect();
+/// [`ontofleet_ops::preview::tally`], most frequent first.
+fn tally(list: &Value, field: &str, written_only: bool) -> Vec<(String, u64)> {
+    let mut v: Vec<(String, u64)> = ontofleet_ops::preview::tally(list, field, written_only)
+        .into_iter()
+        .collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     v
 }

@@ -111,16 +111,10 @@ fn ops_endpoints(pool: &PgPool, prefix: &str) -> Arc<ontofleet_telemetry::server
             Box::pin(async move {
                 let check = async {
                     if !current.load(std::sync::atomic::Ordering::Relaxed) {
-                        let states = ontofleet_db::migration_status(
-                            &pool,
-                            &[
-                                ("queue", &ontofleet_queue::migrator()),
-                                ("app", &ontofleet_db::MIGRATOR),
-                            ],
-                        )
-                        .await
-                        .map_err(|e| format!("database: {e}"))?;
-                        let pending = states.iter().filter(|s| s.applied_at.is_none()).count();
+                        let pending = ontofleet_ops::db::status(&pool)
+                            .await
+                            .map_err(|e| format!("database: {e}"))?
+                            .pending;
                         if pending > 0 {
                             return Err(format!(
                                 "{pending} migration(s) pending: run `ontofleet db migrate`"

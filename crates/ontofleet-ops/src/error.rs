@@ -96,6 +96,30 @@ impl From<ontofleet_control::ControlError> for OpsError {
     }
 }
 
+impl From<ontofleet_queue::QueueError> for OpsError {
+    fn from(e: ontofleet_queue::QueueError) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
+
+impl From<ontofleet_producer::ProducerError> for OpsError {
+    fn from(e: ontofleet_producer::ProducerError) -> Self {
+        use ontofleet_control::OperatorError;
+        use ontofleet_producer::ProducerError as P;
+        match e {
+            P::LockHeld(_) | P::AlreadyActive(_) | P::Operator(OperatorError::LockHeld(_)) => {
+                Self::Refused(e.to_string())
+            }
+            P::NotFound(_) | P::UnknownJob(_) => Self::NotFound(e.to_string()),
+            P::NotRetryable { .. }
+            | P::NotKillable { .. }
+            | P::AlreadyQueued { .. }
+            | P::Operator(_) => Self::Conflict(e.to_string()),
+            other => Self::Unavailable(format!("{other}; nothing was changed, try again")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

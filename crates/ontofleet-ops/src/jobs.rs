@@ -2,19 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use ontofleet_db::ledger::{AttemptRow, ItemRow};
-use ontofleet_queue::{JobFilter, JobView, QueueError};
+use ontofleet_queue::{JobFilter, JobView};
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::OpsError;
-
-impl From<QueueError> for OpsError {
-    fn from(e: QueueError) -> Self {
-        Self::Unavailable(e.to_string())
-    }
-}
 
 /// A job as `jobs list` shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -250,24 +244,6 @@ pub async fn show(pool: &PgPool, id: &str) -> Result<JobDetail, OpsError> {
         item_row: item,
         attempt_rows: attempts,
     })
-}
-
-impl From<ontofleet_producer::ProducerError> for OpsError {
-    fn from(e: ontofleet_producer::ProducerError) -> Self {
-        use ontofleet_control::OperatorError;
-        use ontofleet_producer::ProducerError as P;
-        match e {
-            P::LockHeld(_) | P::AlreadyActive(_) | P::Operator(OperatorError::LockHeld(_)) => {
-                Self::Refused(e.to_string())
-            }
-            P::NotFound(_) | P::UnknownJob(_) => Self::NotFound(e.to_string()),
-            P::NotRetryable { .. }
-            | P::NotKillable { .. }
-            | P::AlreadyQueued { .. }
-            | P::Operator(_) => Self::Conflict(e.to_string()),
-            other => Self::Unavailable(format!("{other}; nothing was changed, try again")),
-        }
-    }
 }
 
 /// A job put back to work by `jobs retry`.

@@ -177,16 +177,18 @@ async fn preview_one(
     })
 }
 
-/// How often each value of `field` occurs in a list of entities, skipping `unchanged` ones when
-/// `written_only` (their rows, and so their type keys, are not written).
-fn tally(list: &Value, field: &str, written_only: bool, into: &mut BTreeMap<String, u64>) {
+/// How often each value of `field` occurs in a list of a preview's entities, skipping
+/// `unchanged` ones when `written_only` (their rows, and so their type keys, are not written).
+pub fn tally(list: &Value, field: &str, written_only: bool) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
     for e in list.as_array().into_iter().flatten() {
         if written_only && e["action"] == "unchanged" {
             continue;
         }
         let key = e[field].as_str().unwrap_or("-").to_owned();
-        *into.entry(key).or_default() += 1;
+        *counts.entry(key).or_default() += 1;
     }
+    counts
 }
 
 /// Totals over the previews: `counts` summed field by field, task type keys of the tasks that
@@ -203,8 +205,12 @@ fn totals(previews: &[Value], selected: usize, limit: usize) -> PreviewTotals {
         }
         add_counts(&mut counts, &p["counts"]);
         with_problems += usize::from(p["problems"].as_array().is_some_and(|a| !a.is_empty()));
-        tally(&p["tasks"], "type_key", true, &mut task_type_keys);
-        tally(&p["plans"], "state_key", false, &mut plan_states);
+        for (key, n) in tally(&p["tasks"], "type_key", true) {
+            *task_type_keys.entry(key).or_default() += n;
+        }
+        for (key, n) in tally(&p["plans"], "state_key", false) {
+            *plan_states.entry(key).or_default() += n;
+        }
     }
     PreviewTotals {
         projects_selected: selected,

@@ -18,6 +18,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::classify::{Classification, Classifier, ClassifyError, Origin, TaskText};
@@ -64,7 +65,7 @@ impl Preclassified {
 }
 
 /// One task row of the project as the pre-classification reads it.
-#[derive(Debug, Deserialize, sqlx::FromRow)]
+#[derive(Debug, sqlx::FromRow)]
 struct TaskLine {
     raw: Value,
     mapped: Option<String>,
@@ -74,7 +75,6 @@ struct TaskLine {
 
 /// A task waiting for an answer.
 struct Pending {
-    id: Uuid,
     checksum: String,
     task: Task,
 }
@@ -167,6 +167,20 @@ pub async fn preclassify(
     if ctx.fallback {
         return Ok(Preclassified::none());
     }
+    // The `classify` stage span only where there is something to time.
+    classify_ahead(pool, pipeline, ctx, project_id, fingerprint)
+        .instrument(tracing::info_span!("classify"))
+        .await
+}
+
+async fn classify_ahead(
+    pool: &PgPool,
+    pipeline: &Pipeline,
+    ctx: &RunContext,
+    project_id: Uuid,
+    fingerprint: &str,
+) -> Result<Preclassified, PipelineError> {
+    let classifier = pipeline.classifier.as_ref();
     let ids: Vec<Uuid> = sqlx::query_scalar(IDS_SQL)
         .bind(project_id)
         .bind(ctx.include_completed_tasks)
@@ -197,11 +211,7 @@ pub async fn preclassify(
                     out.cached += 1;
                     out.by_task.insert(task.id, (checksum, c));
                 }
-                None => pending.push(Pending {
-                    id: task.id,
-                    checksum,
-                    task,
-                }),
+                None => pending.push(Pending { checksum, task }),
             }
         }
         if pending.is_empty() {
@@ -213,7 +223,7 @@ pub async fn preclassify(
             let rows: Vec<Value> = answers
                 .iter()
                 .map(|(i, c)| {
-                    json!({"id": pending[*i].id, "checksum": pending[*i].checksum, "result": to_cache(c)})
+                    json!({"id": pending[*i].task.id, "checksum": pending[*i].checksum, "result": to_cache(c)})
                 })
                 .collect();
             sqlx::query(STORE_SQL)
@@ -227,7 +237,7 @@ pub async fn preclassify(
         }
         for (i, c) in answers {
             let p = &pending[i];
-            out.by_task.insert(p.id, (p.checksum.clone(), c));
+            out.by_task.insert(p.task.id, (p.checksum.clone(), c));
         }
     }
     Ok(out)

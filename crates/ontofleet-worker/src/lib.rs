@@ -195,9 +195,8 @@ impl ProjectHandler {
             item_gate: true,
         };
         // A remote classifier answers before the transaction, with no connection held.
-        let pre = ontofleet_pipeline::preclassify(&self.pool, &self.pipeline, &ctx, project_id)
-            .instrument(tracing::info_span!("classify"))
-            .await?;
+        let pre =
+            ontofleet_pipeline::preclassify(&self.pool, &self.pipeline, &ctx, project_id).await?;
         // The worker's pool commits asynchronously: see `ontofleet_db::connect_worker`.
         // BEGIN and the project lock go in one round trip (a simple query; the key is an integer
         // we format). A duplicate execution waits here for the first one; the load statement,
@@ -302,11 +301,7 @@ impl ProjectHandler {
         };
         // First, as in a successful attempt: the run row is locked last.
         ontofleet_queue::record_outcome(&mut tx, ctx, &queue_outcome).await?;
-        let outcome = match decision {
-            Decision::Retry { .. } => "retry",
-            Decision::Fail => "failed",
-            Decision::Skip => "skipped",
-        };
+        let outcome = attempt_outcome(decision);
         ledger::insert_attempt(
             &mut tx,
             &AttemptRecord {
@@ -535,12 +530,7 @@ impl ProjectHandler {
             .await
         {
             Ok(completed) => {
-                let outcome = match decision {
-                    Decision::Retry { .. } => "retry",
-                    Decision::Fail => "failed",
-                    Decision::Skip => "skipped",
-                };
-                count_attempt(outcome, Some(category), t0.elapsed());
+                count_attempt(attempt_outcome(decision), Some(category), t0.elapsed());
                 if let Some(done) = completed {
                     self.after_completion(run.id, done).await;
                 }
@@ -595,6 +585,15 @@ impl Drop for Inflight {
         ontofleet_telemetry::metrics()
             .worker_inflight_jobs
             .add(-1, &[]);
+    }
+}
+
+/// The outcome a failed attempt is recorded with, in the ledger and the metrics alike.
+fn attempt_outcome(decision: Decision) -> &'static str {
+    match decision {
+        Decision::Retry { .. } => "retry",
+        Decision::Fail => "failed",
+        Decision::Skip => "skipped",
     }
 }
 
