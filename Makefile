@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO := env -u DATABASE_URL cargo
 
-.PHONY: help build demo fake-llm test deploy-check chaos lint fmt bench bench-scale bench-peers bench-telemetry clean-db
+.PHONY: help build demo fake-llm test deploy-check api-fuzz chaos lint fmt bench bench-scale bench-peers bench-telemetry clean-db
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -18,9 +18,13 @@ fake-llm: ## Run the OpenAI-compatible fake server in the foreground (FAKE_LLM_A
 	$(CARGO) build --bin fake-llm
 	target/debug/fake-llm $(FAKE_LLM_ARGS)
 
-test: build ## Full test suite against a real PostgreSQL, and make deploy-check
+test: build ## Full test suite against a real PostgreSQL, make deploy-check and make api-fuzz
 	scripts/deploy-check.sh
 	eval "$$(scripts/db.sh)" && $(CARGO) test --workspace
+	scripts/api-fuzz.sh
+
+api-fuzz: build ## schemathesis against `ontofleet serve` from its OpenAPI document (operator and viewer tokens)
+	scripts/api-fuzz.sh
 
 deploy-check: build ## Offline checks of deploy/: kustomize, kubernetes-validate, KEDA schemas, yamllint, hadolint, checkov, glibc floor
 	scripts/deploy-check.sh

@@ -7,7 +7,8 @@
 --
 --   ontofleet_migrator    DDL: owns the app tables (public) and the queue schema (apalis)
 --   ontofleet_worker      reads the legacy tables; reads/writes ontology, ledger and queue rows; no DDL
---   ontofleet_api         the worker's rights minus writes to the ontology tables
+--   ontofleet_api         the worker's rights minus writes to the ontology tables, plus the
+--                         admin tables (tokens, sessions; the audit insert-only); workers get none
 --   ontofleet_autoscaler  reads the counters of migration_runs, nothing else
 --
 -- The legacy tables (users, projects, …) belong to the application and are only read.
@@ -63,6 +64,15 @@ BEGIN
             -- Migration history and views: read only (readiness checks the schema is current).
             EXECUTE format('REVOKE INSERT, UPDATE, DELETE ON %s FROM ontofleet_worker, ontofleet_api', t.rel);
             EXECUTE format('GRANT SELECT ON %s TO ontofleet_worker, ontofleet_api', t.rel);
+        ELSIF t.nspname = 'public' AND t.relname LIKE 'admin\_%' THEN
+            -- The admin API's tokens, sessions and audit: the API only; the audit is append-only.
+            EXECUTE format('REVOKE ALL ON %s FROM ontofleet_worker', t.rel);
+            IF t.relname = 'admin_audit' THEN
+                EXECUTE format('REVOKE UPDATE, DELETE, TRUNCATE ON %s FROM ontofleet_api', t.rel);
+                EXECUTE format('GRANT SELECT, INSERT ON %s TO ontofleet_api', t.rel);
+            ELSE
+                EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO ontofleet_api', t.rel);
+            END IF;
         ELSIF t.nspname = 'public' AND t.relname LIKE 'onto\_%' THEN
             EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO ontofleet_worker', t.rel);
             EXECUTE format('REVOKE INSERT, UPDATE, DELETE ON %s FROM ontofleet_api', t.rel);

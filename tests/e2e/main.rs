@@ -1,6 +1,7 @@
 //! End-to-end suite: real PostgreSQL (a fresh database per test), the real `ontofleet` binary,
 //! real worker processes. One test binary for all scenarios.
 
+mod api;
 mod chaos;
 mod chunks;
 mod concurrency;

@@ -133,6 +133,64 @@ async fn a_migration_runs_under_least_privilege_roles() {
             "api: {sql}"
         );
     }
+    // `serve` as the API role: reads, a mutation with its audit row, a token check.
+    let secret = db
+        .cli_ok(&["token", "create", "--name", "least", "--role", "operator"])
+        .await;
+    let api_url = db.url_as("ontofleet_api");
+    let server =
+        crate::api::Server::start(&db, &[("ONTOFLEET_DATABASE_URL", api_url.as_str())]).await;
+    for (method, path) in [
+        (reqwest::Method::GET, format!("/runs/{run}")),
+        (reqwest::Method::GET, "/stats/users".to_owned()),
+        (reqwest::Method::GET, "/audit".to_owned()),
+        (reqwest::Method::POST, "/stats/refresh".to_owned()),
+        (reqwest::Method::POST, format!("/runs/{run}/validate")),
+    ] {
+        let a = crate::api::call(
+            &server,
+            method.clone(),
+            &path,
+            Some(secret.trim()),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(
+            a.status, 200,
+            "{method} {path} as ontofleet_api: {}",
+            a.text
+        );
+    }
+    drop(server);
+    assert_eq!(
+        db.count(
+            "SELECT count(*) FROM admin_audit WHERE action = 'stats.refresh' AND actor = 'least'"
+        )
+        .await,
+        1
+    );
+    for sql in [
+        "UPDATE admin_audit SET actor = actor",
+        "DELETE FROM admin_audit",
+        "TRUNCATE admin_audit",
+    ] {
+        assert_eq!(
+            as_role(&db, "ontofleet_api", sql).await.as_deref(),
+            Some("42501"),
+            "api: {sql}"
+        );
+    }
+    for sql in [
+        "SELECT count(*) FROM admin_tokens",
+        "SELECT count(*) FROM admin_audit",
+    ] {
+        assert_eq!(
+            as_role(&db, "ontofleet_worker", sql).await.as_deref(),
+            Some("42501"),
+            "worker: {sql}"
+        );
+    }
     // The autoscaler: the trigger query, and nothing else.
     let trigger = crate::deploy::trigger_query();
     let pool = PgPoolOptions::new()

@@ -57,6 +57,42 @@ pub enum Command {
     Lock(LockCommand),
     /// Run a worker process until SIGTERM/SIGINT.
     Worker(WorkerArgs),
+    /// Serve the admin HTTP API until SIGTERM/SIGINT.
+    Serve(ServeArgs),
+    /// API tokens: create, list, revoke.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Listen address (overrides `api.addr`; default 127.0.0.1:8080). A non-loopback address
+    /// needs at least one API token.
+    #[arg(long, value_name = "ADDR")]
+    pub addr: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; its secret is printed once.
+    Create {
+        /// Unique name (letters, digits, `.`, `_`, `-`).
+        #[arg(long)]
+        name: String,
+        /// viewer, operator or admin.
+        #[arg(long)]
+        role: String,
+        /// Lifetime, e.g. 30d, 12h (default: no expiry).
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
+    },
+    /// Every token (never their secrets).
+    List,
+    /// Revoke a token; its sessions end at once.
+    Revoke {
+        /// The token's name.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

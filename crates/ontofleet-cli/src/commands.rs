@@ -46,6 +46,8 @@ pub async fn dispatch(cli: Cli) -> Result<(), CliError> {
             lock_release(&cli, &settings, *force).await
         }
         Command::Worker(args) => crate::worker::worker(&settings, args).await,
+        Command::Serve(args) => crate::serve::serve(&settings, args).await,
+        Command::Token(command) => crate::serve::token(&cli, &settings, command).await,
     }
 }
 
@@ -57,7 +59,7 @@ fn init_logging(cli: &Cli, settings: &Settings) -> Result<(), CliError> {
     let default = match (
         cli.quiet,
         cli.verbose,
-        matches!(cli.command, Command::Worker(_)),
+        matches!(cli.command, Command::Worker(_) | Command::Serve(_)),
     ) {
         (true, _, _) => "error",
         (false, 0, false) => "warn",
@@ -195,6 +197,11 @@ async fn seed(cli: &Cli, settings: &Settings, args: &SeedArgs) -> Result<(), Cli
     Ok(())
 }
 
+/// The command line's user, as the audit records it.
+pub(crate) fn actor() -> ontofleet_ops::access::Actor {
+    ontofleet_ops::access::Actor::cli(initiated_by())
+}
+
 pub(crate) fn initiated_by() -> String {
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".to_owned());
@@ -215,7 +222,8 @@ async fn run_start(cli: &Cli, settings: &Settings, args: &StartArgs) -> Result<(
         force: args.force,
         initiated_by: initiated_by(),
     };
-    let started = ontofleet_ops::runs::start(&pool, &request, &producer_settings(settings)).await?;
+    let started =
+        ontofleet_ops::runs::start(&pool, &request, &producer_settings(settings), &actor()).await?;
     if args.watch {
         return watch(cli, &pool, started.run_id).await;
     }
@@ -625,7 +633,7 @@ pub(crate) async fn watch(cli: &Cli, pool: &PgPool, run_id: Uuid) -> Result<(), 
 async fn run_cancel(cli: &Cli, settings: &Settings, run_id: Uuid) -> Result<(), CliError> {
     let pool = connect(settings).await?;
     require_schema(&pool).await?;
-    let c = ontofleet_ops::runs::cancel(&pool, run_id).await?;
+    let c = ontofleet_ops::runs::cancel(&pool, run_id, &actor()).await?;
     let (cancelled, killed, running) = (c.items_cancelled, c.jobs_killed, c.items_still_running);
     if cli.json {
         output::json_of(&c);
@@ -693,7 +701,7 @@ async fn lock_release(cli: &Cli, settings: &Settings, force: bool) -> Result<(),
     use ontofleet_ops::lock::Released;
     let pool = connect(settings).await?;
     require_schema(&pool).await?;
-    let released = ontofleet_ops::lock::release(&pool, force, &initiated_by()).await?;
+    let released = ontofleet_ops::lock::release(&pool, force, &actor()).await?;
     if cli.json {
         output::json_of(&released);
         return Ok(());

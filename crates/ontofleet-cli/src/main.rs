@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod ops;
 mod output;
+mod serve;
 mod settings;
 mod worker;
 

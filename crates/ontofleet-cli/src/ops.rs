@@ -9,7 +9,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::cli::{Cli, EnqueueArgs, JobsCommand, StatsArgs};
-use crate::commands::{connect, initiated_by, load_run, or_dash, require_schema, watch};
+use crate::commands::{actor, connect, initiated_by, load_run, or_dash, require_schema, watch};
 use crate::output::out;
 use crate::settings::Settings;
 use crate::{CliError, output};
@@ -149,6 +149,7 @@ pub async fn enqueue(cli: &Cli, settings: &Settings, args: &EnqueueArgs) -> Resu
         args.run,
         &crate::commands::producer_settings(settings),
         &operator_settings(settings, args.force),
+        &actor(),
     )
     .await?;
     let (run_id, job_id, new_run, reopened) = (e.run_id, e.job_id.clone(), e.new_run, e.reopened);
@@ -195,6 +196,7 @@ pub async fn jobs(cli: &Cli, settings: &Settings, command: &JobsCommand) -> Resu
                     .transpose()?
                     .map(|c| c.as_str().to_owned()),
                 limit: *limit,
+                after: None,
             };
             let pool = connect(settings).await?;
             require_schema(&pool).await?;
@@ -224,9 +226,13 @@ pub async fn jobs(cli: &Cli, settings: &Settings, command: &JobsCommand) -> Resu
             };
             let pool = connect(settings).await?;
             require_schema(&pool).await?;
-            let report =
-                ontofleet_ops::jobs::retry(&pool, &target, &operator_settings(settings, *force))
-                    .await?;
+            let report = ontofleet_ops::jobs::retry(
+                &pool,
+                &target,
+                &operator_settings(settings, *force),
+                &actor(),
+            )
+            .await?;
             if cli.json {
                 output::json_of(&report);
             } else if report.jobs.is_empty() {
@@ -256,7 +262,7 @@ pub async fn jobs(cli: &Cli, settings: &Settings, command: &JobsCommand) -> Resu
             let ids = job_ids(jobs)?;
             let pool = connect(settings).await?;
             require_schema(&pool).await?;
-            let report = ontofleet_ops::jobs::kill(&pool, &ids).await?;
+            let report = ontofleet_ops::jobs::kill(&pool, &ids, &actor()).await?;
             if cli.json {
                 output::json_of(&report);
             } else {
@@ -278,7 +284,7 @@ pub async fn jobs(cli: &Cli, settings: &Settings, command: &JobsCommand) -> Resu
             let age = parse_age(older_than)?;
             let pool = connect(settings).await?;
             require_schema(&pool).await?;
-            let purged = ontofleet_ops::jobs::purge(&pool, age).await?;
+            let purged = ontofleet_ops::jobs::purge(&pool, age, &actor()).await?;
             if cli.json {
                 output::json_of(&purged);
             } else {
@@ -502,7 +508,7 @@ pub async fn run_rollback(
 ) -> Result<(), CliError> {
     let pool = connect(settings).await?;
     require_schema(&pool).await?;
-    let done = ontofleet_ops::runs::rollback(&pool, run_id, yes, &initiated_by()).await?;
+    let done = ontofleet_ops::runs::rollback(&pool, run_id, yes, &actor()).await?;
     let (total, rows) = (&done.totals, done.mappings_deleted);
     if cli.json {
         output::json_of(&done);
@@ -539,6 +545,7 @@ pub async fn stats(cli: &Cli, settings: &Settings, args: &StatsArgs) -> Result<(
             users: args.users,
             limit: args.limit,
         },
+        &actor(),
     )
     .await?;
     if cli.json {

@@ -25,6 +25,19 @@ pub struct Settings {
     pub pipeline: PipelineSettings,
     pub classifier: ontofleet_llm::ClassifierSettings,
     pub telemetry: TelemetrySettings,
+    pub api: ApiSettings,
+}
+
+/// `[api]`: `ontofleet serve`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiSettings {
+    pub addr: String,
+    pub pool_size: u32,
+    pub read_statement_timeout_ms: u64,
+    pub write_statement_timeout_ms: u64,
+    pub session_absolute_secs: u64,
+    pub session_idle_secs: u64,
+    pub events_interval_ms: u64,
 }
 
 /// `[telemetry]`.

@@ -58,7 +58,7 @@ pub async fn worker(settings: &Settings, args: &WorkerArgs) -> Result<(), CliErr
             .await
             .map_err(|e| CliError::usage(format!("cannot listen on {listen}: {e}")))?;
         tracing::info!(addr = %listener.local_addr().map_or(listen.clone(), |a| a.to_string()), "ops server: /livez /readyz /metrics");
-        let ops = ops_endpoints(&pool, &worker.name_prefix);
+        let ops = ops_endpoints(&pool, Some(worker.name_prefix.clone()));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(ontofleet_telemetry::server::serve(
             listener,
@@ -96,11 +96,14 @@ pub async fn worker(settings: &Settings, args: &WorkerArgs) -> Result<(), CliErr
     Ok(())
 }
 
-/// The ops endpoints of a worker: ready when the pool answers, the schema is installed and this
-/// process's worker is registered with the queue; `/metrics` with the pool's gauges read at
-/// scrape time.
-fn ops_endpoints(pool: &PgPool, prefix: &str) -> Arc<ontofleet_telemetry::server::Ops> {
-    let (ready_pool, metrics_pool, prefix) = (pool.clone(), pool.clone(), prefix.to_owned());
+/// The ops endpoints of a worker (or of `serve`, with no `prefix`): ready when the pool answers,
+/// the schema is installed and, for a worker, its process is registered with the queue;
+/// `/metrics` with the pool's gauges read at scrape time.
+pub(crate) fn ops_endpoints(
+    pool: &PgPool,
+    prefix: Option<String>,
+) -> Arc<ontofleet_telemetry::server::Ops> {
+    let (ready_pool, metrics_pool) = (pool.clone(), pool.clone());
     // Once every migration this binary knows is applied, the schema stays current for the
     // process's life: later probes check only the pool and the registration.
     let schema_current = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -122,6 +125,10 @@ fn ops_endpoints(pool: &PgPool, prefix: &str) -> Arc<ontofleet_telemetry::server
                         }
                         current.store(true, std::sync::atomic::Ordering::Relaxed);
                     }
+                    // `serve` has no worker to register: the pool and the schema are its readiness.
+                    let Some(prefix) = prefix else {
+                        return Ok(());
+                    };
                     match ontofleet_queue::admin::process_registered(&pool, &prefix).await {
                         Ok(true) => Ok(()),
                         Ok(false) => Err("worker not registered with the queue yet".to_owned()),
@@ -152,7 +159,7 @@ fn ops_endpoints(pool: &PgPool, prefix: &str) -> Arc<ontofleet_telemetry::server
 }
 
 /// `telemetry.backlog`: the backlog gauges, one query pair per interval.
-async fn export_backlog(pool: PgPool, every: Duration) {
+pub(crate) async fn export_backlog(pool: PgPool, every: Duration) {
     use opentelemetry::KeyValue;
     let m = ontofleet_telemetry::metrics();
     let mut tick = tokio::time::interval(every);
@@ -182,7 +189,7 @@ async fn export_backlog(pool: PgPool, every: Duration) {
 }
 
 /// SIGTERM (Kubernetes) or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {

@@ -233,6 +233,14 @@ async fn finish_run(
 pub async fn refresh_stats(pool: &PgPool) -> Result<Duration, ControlError> {
     let started = std::time::Instant::now();
     let mut tx = pool.begin().await?;
+    refresh_stats_in(&mut tx).await?;
+    tx.commit().await?;
+    Ok(started.elapsed())
+}
+
+/// [`refresh_stats`] inside the caller's transaction (an audited refresh commits with its
+/// audit row).
+pub async fn refresh_stats_in(tx: &mut PgConnection) -> Result<(), ControlError> {
     // A whole-table aggregate: scans are its right plan, also on a worker's pool, whose sessions
     // turn them off (`ontofleet_db::connect_worker`).
     sqlx::query("SET LOCAL enable_seqscan = on")
@@ -242,8 +250,7 @@ pub async fn refresh_stats(pool: &PgPool) -> Result<Duration, ControlError> {
     sqlx::query("SELECT refresh_user_migration_stats()")
         .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
-    Ok(started.elapsed())
+    Ok(())
 }
 
 /// Move an active run to `cancelling`, cancel its items that are not running, and complete it

@@ -11,7 +11,7 @@ pub mod validate;
 
 pub use completion::{
     ItemResult, RUN_COMPLETED_CHANNEL, RunFence, cancel_run, complete_item, finish_run_if_done,
-    refresh_stats,
+    refresh_stats, refresh_stats_in,
 };
 pub use lock::{
     Acquired, LockError, LockStatus, acquire_platform_lock, force_release, lock_status, release,

@@ -15,7 +15,7 @@ use crate::ControlError;
 use crate::validate::ROWS_UNDER_PROJECTS;
 
 /// What a rollback did to one project.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ProjectRollback {
     /// Rows deleted, by ontology table.
     pub deleted: BTreeMap<String, i64>,
@@ -163,7 +163,7 @@ pub async fn rollback_project(
 }
 
 /// What a rollback did to a whole run; stored in the run's `summary.rolled_back` (with `at`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RunRollback {
     /// Who rolled it back.
     pub by: String,

@@ -20,7 +20,7 @@ const BATCH: usize = 500;
 const SAMPLES: usize = 5;
 
 /// Entities of one legacy table, by reconciliation state.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct EntityCheck {
     /// Selected by the run's rules.
     pub selected: i64,
@@ -35,7 +35,7 @@ pub struct EntityCheck {
 }
 
 /// One mismatch, for the operator to look at.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Mismatch {
     /// `missing`, `dangling`, `missing_edge`, `orphan`, `not_migrated`.
     pub kind: String,
@@ -46,7 +46,7 @@ pub struct Mismatch {
 }
 
 /// The reconciliation of a run.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Validation {
     /// Projects (items) of the run.
     pub projects: i64,

@@ -89,6 +89,26 @@ pub async fn list_runs(pool: &PgPool, limit: i64) -> Result<Vec<RunRow>, DbError
         .await?)
 }
 
+/// The newest runs first, created before `(created_at, id)` of the previous page's last run
+/// (keyset pagination on the `(created_at, id)` order).
+pub async fn list_runs_after(
+    pool: &PgPool,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<RunRow>, DbError> {
+    let sql = format!(
+        "SELECT {RUN_COLUMNS} FROM migration_runs \
+          WHERE $1::timestamptz IS NULL OR created_at < $1 OR (created_at = $1 AND id > $2) \
+          ORDER BY created_at DESC, id LIMIT $3"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(after.map(|a| a.0))
+        .bind(after.map(|a| a.1))
+        .bind(limit)
+        .fetch_all(pool)
+        .await?)
+}
+
 /// Parameters of a new run.
 #[derive(Debug, Clone)]
 pub struct NewRun<'a> {

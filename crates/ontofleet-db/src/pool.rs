@@ -78,26 +78,64 @@ pub async fn connect_worker(settings: &DbSettings) -> Result<PgPool, DbError> {
     connect_with(settings, true).await
 }
 
+/// A pool for the admin API: `max` connections whose sessions have a `statement_timeout` and,
+/// with `read_only`, `default_transaction_read_only` (every statement of a GET runs in a
+/// read-only transaction).
+pub async fn connect_api(
+    settings: &DbSettings,
+    read_only: bool,
+    statement_timeout: Duration,
+    max: u32,
+) -> Result<PgPool, DbError> {
+    let timeout = statement_timeout.as_millis().to_string();
+    let mut params = vec![("statement_timeout", timeout.as_str())];
+    if read_only {
+        params.push(("default_transaction_read_only", "on"));
+    }
+    let name = format!(
+        "{}-api{}",
+        settings.application_name,
+        if read_only { "-ro" } else { "" }
+    );
+    let options = parse(settings)?.application_name(&name).options(params);
+    open(
+        settings,
+        PgPoolOptions::new().max_connections(max.max(1)),
+        options,
+    )
+    .await
+}
+
 async fn connect_with(settings: &DbSettings, worker: bool) -> Result<PgPool, DbError> {
-    let options: PgConnectOptions = settings
-        .url
-        .parse()
-        .map_err(|e: sqlx::Error| DbError::BadUrl(format!("{}: {e}", redact(&settings.url))))?;
-    let mut options = options.application_name(&settings.application_name);
+    let mut options = parse(settings)?.application_name(&settings.application_name);
     if worker {
         options = options.options([("synchronous_commit", "off"), ("enable_seqscan", "off")]);
     }
     let pool = PgPoolOptions::new()
         .test_before_acquire(!worker)
-        .max_connections(settings.max_connections.max(1))
-        .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs.max(1)))
+        .max_connections(settings.max_connections.max(1));
+    open(settings, pool, options).await
+}
+
+fn parse(settings: &DbSettings) -> Result<PgConnectOptions, DbError> {
+    settings
+        .url
+        .parse()
+        .map_err(|e: sqlx::Error| DbError::BadUrl(format!("{}: {e}", redact(&settings.url))))
+}
+
+async fn open(
+    settings: &DbSettings,
+    pool: PgPoolOptions,
+    options: PgConnectOptions,
+) -> Result<PgPool, DbError> {
+    pool.acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs.max(1)))
         .connect_with(options)
         .await
         .map_err(|e| DbError::Unreachable {
             url: redact(&settings.url),
             source: e,
-        })?;
-    Ok(pool)
+        })
 }
 
 #[cfg(test)]

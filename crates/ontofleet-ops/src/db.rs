@@ -3,11 +3,12 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
+use utoipa::ToSchema;
 
 use crate::OpsError;
 
 /// One migration.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Migration {
     /// `queue` or `app`.
     pub set: &'static str,
@@ -20,7 +21,7 @@ pub struct Migration {
 }
 
 /// The response of `db status`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DbStatus {
     /// Every migration the binary knows, queue first.
     pub migrations: Vec<Migration>,

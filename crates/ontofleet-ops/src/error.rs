@@ -110,10 +110,13 @@ impl From<ontofleet_producer::ProducerError> for OpsError {
             P::LockHeld(_) | P::AlreadyActive(_) | P::Operator(OperatorError::LockHeld(_)) => {
                 Self::Refused(e.to_string())
             }
-            P::NotFound(_) | P::UnknownJob(_) => Self::NotFound(e.to_string()),
+            P::NotFound(_) | P::UnknownJob(_) | P::Operator(OperatorError::UnknownRun(_)) => {
+                Self::NotFound(e.to_string())
+            }
             P::NotRetryable { .. }
             | P::NotKillable { .. }
             | P::AlreadyQueued { .. }
+            | P::SelectionChanged
             | P::Operator(_) => Self::Conflict(e.to_string()),
             other => Self::Unavailable(format!("{other}; nothing was changed, try again")),
         }

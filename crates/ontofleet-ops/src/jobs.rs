@@ -4,14 +4,16 @@ use chrono::{DateTime, Utc};
 use ontofleet_db::ledger::{AttemptRow, ItemRow};
 use ontofleet_queue::{JobFilter, JobView};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use sqlx::PgPool;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::OpsError;
+use crate::access::Actor;
 
 /// A job as `jobs list` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct JobSummary {
     /// Queue job id (ULID).
     pub job_id: String,
@@ -68,7 +70,7 @@ impl From<&JobView> for JobSummary {
 }
 
 /// The response of `jobs list`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct JobList {
     /// Most recently changed first.
     pub jobs: Vec<JobSummary>,
@@ -87,8 +89,99 @@ pub async fn list(pool: &PgPool, filter: &JobFilter) -> Result<JobList, OpsError
     })
 }
 
+/// What `GET /jobs` is asked for: the filters of `jobs list` and a page cursor.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct JobQuery {
+    /// Only this run.
+    pub run: Option<Uuid>,
+    /// Only items in this status (`queued`, `running`, `retrying`, `succeeded`, `partial`,
+    /// `failed`, `skipped`, `cancelled`).
+    pub status: Option<String>,
+    /// Only items whose last failure has this category (`recoverable`, `data`, `fatal`).
+    pub category: Option<String>,
+    /// Page size, 1–500 (default 50).
+    pub limit: Option<i64>,
+    /// The cursor of the next page (from the previous page's `Link` header).
+    pub after: Option<String>,
+}
+
+/// A page of `GET /jobs`, and the cursor of the next page when there is one.
+pub async fn list_page(
+    pool: &PgPool,
+    query: &JobQuery,
+) -> Result<(JobList, Option<String>), OpsError> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(OpsError::Invalid(
+            "limit must be between 1 and 500".to_owned(),
+        ));
+    }
+    let status = query
+        .status
+        .as_deref()
+        .map(|s| {
+            s.parse::<ontofleet_core::ItemStatus>()
+                .map(|s| s.as_str().to_owned())
+                .map_err(|_| OpsError::Invalid(format!("unknown status `{s}`")))
+        })
+        .transpose()?;
+    let category = query
+        .category
+        .as_deref()
+        .map(|c| {
+            c.parse::<ontofleet_core::ErrorCategory>()
+                .map(|c| c.as_str().to_owned())
+                .map_err(|_| {
+                    OpsError::Invalid(format!(
+                        "unknown category `{c}` (expected recoverable, data or fatal)"
+                    ))
+                })
+        })
+        .transpose()?;
+    let after = query
+        .after
+        .as_deref()
+        .map(|raw| {
+            let mut parts = raw.splitn(3, '_');
+            let parsed = (|| {
+                Some((
+                    DateTime::from_timestamp_micros(parts.next()?.parse().ok()?)?,
+                    parts.next()?.parse().ok()?,
+                    parts.next()?.parse().ok()?,
+                ))
+            })();
+            parsed.ok_or_else(|| OpsError::Invalid(format!("`{raw}` is not a page cursor")))
+        })
+        .transpose()?;
+    let filter = JobFilter {
+        run_id: query.run,
+        item_status: status,
+        category,
+        limit: limit + 1,
+        after,
+    };
+    let mut list = list(pool, &filter).await?;
+    let next = if list.jobs.len() as i64 > limit {
+        list.jobs.truncate(limit as usize);
+        list.views.truncate(limit as usize);
+        list.jobs.last().map(|j| {
+            format!(
+                "{}_{}_{}",
+                j.updated_at.timestamp_micros(),
+                j.project_id,
+                j.run_id
+            )
+        })
+    } else {
+        None
+    };
+    Ok((list, next))
+}
+
 /// The queue row of a job.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct QueueRow {
     /// apalis status.
     pub status: String,
@@ -107,7 +200,7 @@ pub struct QueueRow {
 }
 
 /// The ledger item of a job.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ItemView {
     /// Item status.
     pub status: String,
@@ -134,7 +227,7 @@ pub struct ItemView {
 }
 
 /// One recorded execution.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AttemptView {
     /// 1-based execution number.
     pub attempt: i32,
@@ -159,7 +252,7 @@ pub struct AttemptView {
 }
 
 /// The response of `jobs show`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct JobDetail {
     /// Queue job id.
     pub job_id: String,
@@ -247,7 +340,7 @@ pub async fn show(pool: &PgPool, id: &str) -> Result<JobDetail, OpsError> {
 }
 
 /// A job put back to work by `jobs retry`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RetriedJob {
     /// The job now carrying the item.
     pub job_id: String,
@@ -264,7 +357,7 @@ pub struct RetriedJob {
 }
 
 /// A run touched by `jobs retry`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RetriedRun {
     /// The run.
     pub run_id: Uuid,
@@ -279,7 +372,7 @@ pub struct RetriedRun {
 }
 
 /// The response of `jobs retry`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Retried {
     /// Jobs put back to work.
     pub retried: usize,
@@ -294,9 +387,16 @@ pub async fn retry(
     pool: &PgPool,
     target: &ontofleet_producer::operator::RetryTarget,
     settings: &ontofleet_producer::operator::OperatorSettings,
+    actor: &Actor,
 ) -> Result<Retried, OpsError> {
-    let r = ontofleet_producer::operator::retry_jobs(pool, target, settings).await?;
-    Ok(Retried {
+    let entry = actor.entry("jobs.retry", target_json(target));
+    let r = ontofleet_producer::operator::retry_jobs(pool, target, settings, Some(&entry), None)
+        .await?;
+    Ok(retried(r))
+}
+
+fn retried(r: ontofleet_producer::operator::Requeued) -> Retried {
+    Retried {
         retried: r.jobs.len(),
         jobs: r
             .jobs
@@ -321,11 +421,11 @@ pub async fn retry(
                 superseded_run_id: c.superseded,
             })
             .collect(),
-    })
+    }
 }
 
 /// A job `jobs kill` killed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct KilledJob {
     /// The job.
     pub job_id: String,
@@ -336,7 +436,7 @@ pub struct KilledJob {
 }
 
 /// A run `jobs kill` completed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CompletedRun {
     /// The run.
     pub run_id: Uuid,
@@ -345,7 +445,7 @@ pub struct CompletedRun {
 }
 
 /// The response of `jobs kill`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Killed {
     /// Jobs killed.
     pub killed: usize,
@@ -356,8 +456,9 @@ pub struct Killed {
 }
 
 /// `jobs kill`: kill waiting jobs and cancel their items; refused for any running or finished one.
-pub async fn kill(pool: &PgPool, ids: &[String]) -> Result<Killed, OpsError> {
-    let r = ontofleet_producer::operator::kill_jobs(pool, ids).await?;
+pub async fn kill(pool: &PgPool, ids: &[String], actor: &Actor) -> Result<Killed, OpsError> {
+    let entry = actor.entry("jobs.kill", json!({"job_ids": ids}));
+    let r = ontofleet_producer::operator::kill_jobs(pool, ids, Some(&entry)).await?;
     Ok(Killed {
         killed: r.jobs.len(),
         jobs: r
@@ -381,7 +482,7 @@ pub async fn kill(pool: &PgPool, ids: &[String]) -> Result<Killed, OpsError> {
 }
 
 /// The response of `jobs purge`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Purged {
     /// The age given.
     pub older_than_secs: u64,
@@ -392,11 +493,19 @@ pub struct Purged {
 }
 
 /// `jobs purge`: delete queue rows finished more than `age` ago, and workers gone as long.
-pub async fn purge(pool: &PgPool, age: std::time::Duration) -> Result<Purged, OpsError> {
-    let mut conn = pool.acquire().await?;
-    let purged = ontofleet_queue::purge(&mut conn, age)
+pub async fn purge(
+    pool: &PgPool,
+    age: std::time::Duration,
+    actor: &Actor,
+) -> Result<Purged, OpsError> {
+    let mut tx = pool.begin().await?;
+    let purged = ontofleet_queue::purge(&mut tx, age)
         .await
         .map_err(|e| OpsError::Unavailable(format!("purge failed: {e}; nothing was deleted")))?;
+    let entry = actor.entry("jobs.purge", json!({"older_than_secs": age.as_secs()}));
+    let affected = (purged.jobs + purged.workers) as i64;
+    ontofleet_db::admin::record_audit(&mut tx, &entry, Some(affected)).await?;
+    tx.commit().await?;
     Ok(Purged {
         older_than_secs: age.as_secs(),
         jobs_deleted: purged.jobs,
@@ -405,7 +514,7 @@ pub async fn purge(pool: &PgPool, age: std::time::Duration) -> Result<Purged, Op
 }
 
 /// The response of `enqueue`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Enqueued {
     /// The run the project went into.
     pub run_id: Uuid,
@@ -429,12 +538,22 @@ pub async fn enqueue(
     run: Option<Uuid>,
     producer: &ontofleet_producer::ProducerSettings,
     operator: &ontofleet_producer::operator::OperatorSettings,
+    actor: &Actor,
 ) -> Result<Enqueued, OpsError> {
+    let entry = actor.entry(
+        "project.enqueue",
+        json!({"project_id": project, "run_id": run}),
+    );
     match run {
         Some(run) => {
-            let report =
-                ontofleet_producer::operator::enqueue_into_run(pool, run, project, operator)
-                    .await?;
+            let report = ontofleet_producer::operator::enqueue_into_run(
+                pool,
+                run,
+                project,
+                operator,
+                Some(&entry),
+            )
+            .await?;
             Ok(Enqueued {
                 run_id: run,
                 project_id: project,
@@ -455,7 +574,8 @@ pub async fn enqueue(
                 force: operator.force,
                 initiated_by: operator.initiated_by.clone(),
             };
-            let started = ontofleet_producer::start_run(pool, &request, producer).await?;
+            let started =
+                ontofleet_producer::start_run(pool, &request, producer, Some(&entry)).await?;
             let mut conn = pool.acquire().await?;
             let item = ontofleet_db::ledger::get_item(&mut conn, started.run_id, project).await?;
             Ok(Enqueued {
@@ -468,4 +588,128 @@ pub async fn enqueue(
             })
         }
     }
+}
+
+fn target_json(target: &ontofleet_producer::operator::RetryTarget) -> Value {
+    use ontofleet_producer::operator::RetryTarget;
+    match target {
+        RetryTarget::Jobs(ids) => json!({"job_ids": ids}),
+        RetryTarget::Run { run_id, category } => {
+            json!({"run_id": run_id, "category": category.map(|c| c.as_str())})
+        }
+    }
+}
+
+/// How long a retry preview's selection token stays valid.
+pub const SELECTION_TOKEN_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The first step of a retry from the API: what would be retried, and the token that executes
+/// exactly that.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RetryPreview {
+    /// Jobs the filter selects now.
+    pub count: usize,
+    /// The first of them (by run and project).
+    pub sample: Vec<JobSummary>,
+    /// Pass back as `selection_token` to retry exactly these jobs.
+    pub selection_token: String,
+    /// When the token stops being accepted.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The token of a selection: expiry, count and a SHA-256 over the filter, the expiry and the
+/// selected jobs with their item status and last change. Anything that changes the selection or
+/// one of its items changes the hash.
+fn selection_token(
+    target: &ontofleet_producer::operator::RetryTarget,
+    views: &[JobView],
+    expires: i64,
+) -> String {
+    use sha2::{Digest, Sha256};
+    let mut rows: Vec<String> = views
+        .iter()
+        .map(|v| {
+            format!(
+                "{}|{}|{}",
+                v.job_id,
+                v.item_status,
+                v.updated_at.timestamp_micros()
+            )
+        })
+        .collect();
+    rows.sort();
+    let mut h = Sha256::new();
+    h.update(target_json(target).to_string());
+    h.update(expires.to_be_bytes());
+    for r in &rows {
+        h.update(r.as_bytes());
+        h.update(b"\n");
+    }
+    format!("v1.{expires}.{}.{}", views.len(), hex::encode(h.finalize()))
+}
+
+/// `POST /jobs/retry` without a token: count, sample and selection token; changes nothing.
+pub async fn retry_preview(
+    pool: &PgPool,
+    target: &ontofleet_producer::operator::RetryTarget,
+) -> Result<RetryPreview, OpsError> {
+    let mut tx = pool.begin().await?;
+    let views = ontofleet_producer::operator::retry_selection(&mut tx, target)
+        .await?
+        .unwrap_or_default();
+    // The selection was read under the retry's own row locks; nothing is written.
+    tx.rollback().await?;
+    let expires_at = Utc::now()
+        + chrono::Duration::from_std(SELECTION_TOKEN_TTL).unwrap_or(chrono::Duration::minutes(10));
+    Ok(RetryPreview {
+        count: views.len(),
+        sample: views.iter().take(10).map(JobSummary::from).collect(),
+        selection_token: selection_token(target, &views, expires_at.timestamp()),
+        expires_at,
+    })
+}
+
+/// `POST /jobs/retry` with the preview's token: retries exactly the previewed jobs, or refuses
+/// (409) when the filter now selects anything else, or when the token has expired.
+pub async fn retry_with_token(
+    pool: &PgPool,
+    target: &ontofleet_producer::operator::RetryTarget,
+    token: &str,
+    settings: &ontofleet_producer::operator::OperatorSettings,
+    actor: &Actor,
+) -> Result<Retried, OpsError> {
+    let expires: i64 = token
+        .split('.')
+        .nth(1)
+        .and_then(|e| e.parse().ok())
+        .filter(|_| token.starts_with("v1."))
+        .ok_or_else(|| {
+            OpsError::Invalid("selection_token is not a token a retry preview returned".to_owned())
+        })?;
+    if expires < Utc::now().timestamp() {
+        return Err(OpsError::Conflict(
+            "the selection token has expired; preview the retry again".to_owned(),
+        ));
+    }
+    let expected = token.to_owned();
+    let check = move |views: &[JobView]| -> bool {
+        use subtle::ConstantTimeEq;
+        bool::from(
+            selection_token(target, views, expires)
+                .as_bytes()
+                .ct_eq(expected.as_bytes()),
+        )
+    };
+    let mut filter = target_json(target);
+    filter["selection_token"] = json!(token.split('.').take(3).collect::<Vec<_>>().join("."));
+    let entry = actor.entry("jobs.retry", filter);
+    let r = ontofleet_producer::operator::retry_jobs(
+        pool,
+        target,
+        settings,
+        Some(&entry),
+        Some(&check),
+    )
+    .await?;
+    Ok(retried(r))
 }

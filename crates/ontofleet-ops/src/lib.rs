@@ -1,14 +1,18 @@
 //! The operations layer (SPEC §2): each operator operation is one function taking a typed
 //! request and returning a typed, serialisable response, and this is the one place its
 //! semantics live. The CLI prints the responses (as tables, or as JSON with `--json`); the admin
-//! API will return the same types as its bodies, so the two can never disagree.
+//! API returns the same types as its bodies, so the two can never disagree. Every mutation takes
+//! the [`access::Actor`] it is done for and appends its `admin_audit` row in the transaction of the change.
 //!
 //! In it: `db status`, `run start`, `run preview`, `run list`, `run show`, `run validate`,
 //! `run cancel`, `run rollback`, `lock status`, `lock release`, `jobs list|show|retry|kill|purge`,
-//! `enqueue`, `stats`, and what `run watch` polls. Their `--json` documents are pinned byte for
+//! `enqueue`, `stats`, `token create|list|revoke`, the audit log, the retry preview, and what
+//! `run watch` polls. Their `--json` documents are pinned byte for
 //! byte by `tests/golden/`: responses are printed through `serde_json::to_value`, whose maps keep
 //! keys sorted as the hand-built documents did.
 
+pub mod access;
+pub mod audit;
 pub mod db;
 pub mod error;
 pub mod jobs;

@@ -3,12 +3,14 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::OpsError;
+use crate::access::Actor;
 
 /// The response of `lock status`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LockView {
     /// Held with an unexpired lease.
     pub held: bool,
@@ -60,7 +62,7 @@ pub async fn status(pool: &PgPool) -> Result<LockView, OpsError> {
 }
 
 /// The response of `lock release`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum Released {
     /// Nothing held the lock.
@@ -89,7 +91,8 @@ pub enum Released {
 
 /// `lock release`: release a stale lock, or with `force` any lock, as `by`. A live lease of an
 /// active run is refused without `force`.
-pub async fn release(pool: &PgPool, force: bool, by: &str) -> Result<Released, OpsError> {
+pub async fn release(pool: &PgPool, force: bool, actor: &Actor) -> Result<Released, OpsError> {
+    let by = actor.initiated_by();
     let mut tx = pool.begin().await?;
     // The lock row and the holder's state are read under the row lock, so a run cannot take or
     // renew the lock between the check and the release.
@@ -101,6 +104,13 @@ pub async fn release(pool: &PgPool, force: bool, by: &str) -> Result<Released, O
     .fetch_optional(&mut *tx)
     .await?;
     let Some((Some(run), live, status)) = holder else {
+        // Recorded all the same: someone tried to clear the lock.
+        let entry = actor.entry(
+            "lock.release",
+            serde_json::json!({"force": force, "run_id": null}),
+        );
+        ontofleet_db::admin::record_audit(&mut tx, &entry, Some(0)).await?;
+        tx.commit().await?;
         return Ok(Released::NotHeld {
             released: false,
             was_held: false,
@@ -117,7 +127,12 @@ pub async fn release(pool: &PgPool, force: bool, by: &str) -> Result<Released, O
             status.unwrap_or_default()
         )));
     }
-    ontofleet_control::force_release(&mut tx, by).await?;
+    ontofleet_control::force_release(&mut tx, &by).await?;
+    let entry = actor.entry(
+        "lock.release",
+        serde_json::json!({"force": force, "run_id": run}),
+    );
+    ontofleet_db::admin::record_audit(&mut tx, &entry, Some(1)).await?;
     tx.commit().await?;
     Ok(Released::Released {
         released: true,
@@ -125,6 +140,6 @@ pub async fn release(pool: &PgPool, force: bool, by: &str) -> Result<Released, O
         run_id: run,
         run_status: status,
         forced: live && active,
-        released_by: by.to_owned(),
+        released_by: by,
     })
 }

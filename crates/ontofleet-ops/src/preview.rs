@@ -11,6 +11,7 @@ use ontofleet_pipeline::{Pipeline, RunContext};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::OpsError;
@@ -31,7 +32,7 @@ pub struct PreviewRequest {
 }
 
 /// Totals over the previewed projects.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PreviewTotals {
     /// Projects the selection holds.
     pub projects_selected: usize,
@@ -52,7 +53,7 @@ pub struct PreviewTotals {
 }
 
 /// The response of `run preview`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Preview {
     /// The reference time the previews used.
     pub reference_time: DateTime<Utc>,

@@ -3,14 +3,16 @@
 use chrono::{DateTime, Utc};
 use ontofleet_db::ledger::{self, RunRow};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use sqlx::PgPool;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::OpsError;
+use crate::access::Actor;
 
 /// Items of a run by outcome (the run counters).
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 pub struct ItemCounts {
     /// Items of the run.
     pub total: i32,
@@ -27,7 +29,7 @@ pub struct ItemCounts {
 }
 
 /// A run as every view shows it (`run list`, `run show`, `run start --watch`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RunView {
     /// Run id.
     pub run_id: Uuid,
@@ -99,7 +101,7 @@ impl From<RunRow> for RunView {
 }
 
 /// The response of `run list`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RunList {
     /// Most recent first.
     pub runs: Vec<RunView>,
@@ -116,6 +118,73 @@ pub async fn list(pool: &PgPool, limit: i64) -> Result<RunList, OpsError> {
     })
 }
 
+/// A page of `GET /runs`: `limit` runs created before the `after` cursor (newest first), and
+/// the cursor of the next page when there is one.
+pub async fn list_page(
+    pool: &PgPool,
+    limit: i64,
+    after: Option<&str>,
+) -> Result<(RunList, Option<String>), OpsError> {
+    if !(1..=500).contains(&limit) {
+        return Err(OpsError::Invalid(
+            "limit must be between 1 and 500".to_owned(),
+        ));
+    }
+    let after = after.map(parse_cursor).transpose()?;
+    let mut runs = ledger::list_runs_after(pool, after, limit + 1).await?;
+    let next = if runs.len() as i64 > limit {
+        runs.truncate(limit as usize);
+        runs.last()
+            .map(|r| format!("{}_{}", r.created_at.timestamp_micros(), r.id))
+    } else {
+        None
+    };
+    Ok((
+        RunList {
+            runs: runs.into_iter().map(RunView::from).collect(),
+        },
+        next,
+    ))
+}
+
+/// A keyset cursor `MICROS_ID` (what [`list_page`] returns).
+fn parse_cursor(raw: &str) -> Result<(DateTime<Utc>, Uuid), OpsError> {
+    raw.split_once('_')
+        .and_then(|(t, id)| {
+            Some((
+                DateTime::from_timestamp_micros(t.parse().ok()?)?,
+                id.parse().ok()?,
+            ))
+        })
+        .ok_or_else(|| {
+            OpsError::Invalid(format!(
+                "`{raw}` is not a page cursor; pass the `after` of the previous page's Link header"
+            ))
+        })
+}
+
+/// A run's live progress (`GET /runs/{run}/events`): what `run watch` shows.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RunProgress {
+    /// The run (its counters).
+    pub run: RunView,
+    /// Items by status and last failure category.
+    pub items_by_status: Vec<StatusCount>,
+    /// The run is finished: no more progress will come.
+    pub finished: bool,
+}
+
+/// A run's progress, read in one round of queries.
+pub async fn progress(pool: &PgPool, run_id: Uuid) -> Result<RunProgress, OpsError> {
+    let run = get(pool, run_id).await?;
+    let finished = !matches!(run.status.as_str(), "pending" | "running" | "cancelling");
+    Ok(RunProgress {
+        items_by_status: items_by_status(pool, run_id).await?,
+        run: run.into(),
+        finished,
+    })
+}
+
 /// The run, or the error that names it as unknown.
 pub async fn get(pool: &PgPool, run: Uuid) -> Result<RunRow, OpsError> {
     ledger::get_run_pool(pool, run).await?.ok_or_else(|| {
@@ -126,7 +195,7 @@ pub async fn get(pool: &PgPool, run: Uuid) -> Result<RunRow, OpsError> {
 }
 
 /// Items of one status (and last failure category).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StatusCount {
     /// Item status.
     pub status: String,
@@ -137,7 +206,7 @@ pub struct StatusCount {
 }
 
 /// One of the most frequent item errors.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TopError {
     /// Its category.
     pub category: Option<String>,
@@ -148,7 +217,7 @@ pub struct TopError {
 }
 
 /// Entity problems of one kind.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EntityProblem {
     /// Entity (or reference) type.
     pub entity_type: String,
@@ -161,7 +230,7 @@ pub struct EntityProblem {
 }
 
 /// The platform lock as a run sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RunLock {
     /// This run holds the lock with a live lease.
     pub held_by_this_run: bool,
@@ -172,7 +241,7 @@ pub struct RunLock {
 }
 
 /// The response of `run show`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RunDetail {
     /// The run.
     #[serde(flatten)]
@@ -235,7 +304,7 @@ pub async fn show(pool: &PgPool, run_id: Uuid) -> Result<RunDetail, OpsError> {
 }
 
 /// The response of `run validate`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Validated {
     /// The reconciliation.
     #[serde(flatten)]
@@ -273,7 +342,7 @@ pub async fn validate(pool: &PgPool, run_id: Uuid) -> Result<Validated, OpsError
 }
 
 /// The response of `run cancel`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Cancelled {
     /// The run.
     pub run_id: Uuid,
@@ -288,7 +357,7 @@ pub struct Cancelled {
 }
 
 /// `run cancel`: kill the run's queued jobs and cancel their items, in one transaction.
-pub async fn cancel(pool: &PgPool, run_id: Uuid) -> Result<Cancelled, OpsError> {
+pub async fn cancel(pool: &PgPool, run_id: Uuid, actor: &Actor) -> Result<Cancelled, OpsError> {
     let before = get(pool, run_id).await?;
     let mut tx = pool.begin().await?;
     // Kill first, in the same transaction: a job cannot start between the two steps and find
@@ -299,6 +368,10 @@ pub async fn cancel(pool: &PgPool, run_id: Uuid) -> Result<Cancelled, OpsError> 
     let cancelled = ontofleet_control::cancel_run(&mut tx, run_id)
         .await
         .map_err(|e| OpsError::Unavailable(format!("cannot cancel run {run_id}: {e}")))?;
+    if let Some(items) = cancelled {
+        let entry = actor.entry("run.cancel", json!({"run_id": run_id}));
+        ontofleet_db::admin::record_audit(&mut tx, &entry, Some(items as i64)).await?;
+    }
     tx.commit().await?;
     let Some(cancelled) = cancelled else {
         return Err(OpsError::Conflict(format!(
@@ -317,7 +390,7 @@ pub async fn cancel(pool: &PgPool, run_id: Uuid) -> Result<Cancelled, OpsError> 
 }
 
 /// The response of `run rollback`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RolledBack {
     /// What was deleted and kept.
     #[serde(flatten)]
@@ -334,7 +407,7 @@ pub async fn rollback(
     pool: &PgPool,
     run_id: Uuid,
     confirmed: bool,
-    by: &str,
+    actor: &Actor,
 ) -> Result<RolledBack, OpsError> {
     let run = get(pool, run_id).await?;
     if run.dry_run {
@@ -353,7 +426,13 @@ pub async fn rollback(
             "rollback deletes the ontology rows and mappings run {run_id} created; pass --yes to confirm"
         )));
     }
-    let totals = ontofleet_control::rollback::rollback_run(pool, run_id, by)
+    // The rollback is one transaction per project (resumable), so its audit row is committed
+    // first: the request is on record even if the rollback stops half-way.
+    let mut conn = pool.acquire().await?;
+    let entry = actor.entry("run.rollback", json!({"run_id": run_id}));
+    ontofleet_db::admin::record_audit(&mut conn, &entry, Some(i64::from(run.total_items))).await?;
+    drop(conn);
+    let totals = ontofleet_control::rollback::rollback_run(pool, run_id, &actor.initiated_by())
         .await
         .map_err(|e| OpsError::Unavailable(e.to_string()))?;
     if let Err(e) = ontofleet_control::refresh_stats(pool).await {
@@ -367,7 +446,7 @@ pub async fn rollback(
 }
 
 /// The response of `run start`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Started {
     /// The new run.
     pub run_id: Uuid,
@@ -385,8 +464,20 @@ pub async fn start(
     pool: &PgPool,
     request: &ontofleet_producer::RunRequest,
     producer: &ontofleet_producer::ProducerSettings,
+    actor: &Actor,
 ) -> Result<Started, OpsError> {
-    let started = ontofleet_producer::start_run(pool, request, producer).await?;
+    let entry = actor.entry(
+        "run.start",
+        json!({
+            "selection": request.selection.to_json(),
+            "dry_run": request.dry_run,
+            "force": request.force,
+            "include_archived": request.include_archived,
+            "include_completed_tasks": request.include_completed_tasks,
+            "resync": request.resync,
+        }),
+    );
+    let started = ontofleet_producer::start_run(pool, request, producer, Some(&entry)).await?;
     if let Some(old) = started.superseded {
         tracing::warn!(%old, "the previous platform run's lease had expired; it was cancelled");
     }

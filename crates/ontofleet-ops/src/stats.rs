@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgPool;
+use utoipa::ToSchema;
 
 use crate::OpsError;
+use crate::access::Actor;
 
 /// What `stats` is asked for.
 #[derive(Debug, Clone, Copy)]
@@ -20,7 +22,7 @@ pub struct StatsRequest {
 }
 
 /// The response of `stats`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Stats {
     /// The per-user view was refreshed first.
     pub refreshed: bool,
@@ -39,16 +41,37 @@ pub struct Stats {
     pub by_status: Vec<(String, i64)>,
 }
 
+impl Stats {
+    /// What viewers see: e-mail addresses masked (`a***@example.com`).
+    pub fn mask_emails(&mut self) {
+        for row in self.users.iter_mut().flatten() {
+            if let Some(Value::String(email)) = row.get_mut("email") {
+                *email = crate::access::mask_email(email);
+            }
+        }
+    }
+}
+
+/// Refresh `user_migration_stats` (audited in the same transaction); milliseconds taken.
+pub async fn refresh(pool: &PgPool, actor: &Actor) -> Result<u64, OpsError> {
+    let started = std::time::Instant::now();
+    let mut tx = pool.begin().await?;
+    ontofleet_control::refresh_stats_in(&mut tx)
+        .await
+        .map_err(|e| OpsError::Unavailable(format!("cannot refresh the stats view: {e}")))?;
+    let entry = actor.entry("stats.refresh", serde_json::json!({}));
+    ontofleet_db::admin::record_audit(&mut tx, &entry, None).await?;
+    tx.commit().await?;
+    Ok(started.elapsed().as_millis() as u64)
+}
+
 /// `stats`.
-pub async fn stats(pool: &PgPool, req: StatsRequest) -> Result<Stats, OpsError> {
+pub async fn stats(pool: &PgPool, req: StatsRequest, actor: &Actor) -> Result<Stats, OpsError> {
     if req.limit < 1 {
         return Err(OpsError::Invalid("--limit must be at least 1".to_owned()));
     }
     let refresh_ms = if req.refresh {
-        let took = ontofleet_control::refresh_stats(pool)
-            .await
-            .map_err(|e| OpsError::Unavailable(format!("cannot refresh the stats view: {e}")))?;
-        Some(took.as_millis() as u64)
+        Some(refresh(pool, actor).await?)
     } else {
         None
     };

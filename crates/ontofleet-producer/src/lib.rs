@@ -35,7 +35,8 @@ impl Selection {
         }
     }
 
-    fn to_json(&self) -> serde_json::Value {
+    /// The selection as the run's options and the audit record it.
+    pub fn to_json(&self) -> serde_json::Value {
         match self {
             Self::All => json!({"all": true}),
             Self::User(u) => json!({"user": u}),
@@ -125,6 +126,11 @@ pub enum ProducerError {
     /// No job has this id.
     #[error("job {0} does not exist; list jobs with `ontofleet jobs list`")]
     UnknownJob(String),
+    /// The jobs a retry preview selected are no longer the ones the filter selects.
+    #[error(
+        "the selection changed since its preview (jobs finished, were retried or failed since); preview it again"
+    )]
+    SelectionChanged,
     /// The job's item is not finished, or succeeded.
     #[error("job {job_id} cannot be retried: {reason}")]
     NotRetryable {
@@ -184,10 +190,12 @@ fn is_second_platform_run(e: &ontofleet_db::DbError) -> bool {
 }
 
 /// Start a run: everything in one transaction, so a crash leaves either the whole run or nothing.
+/// `audit` is written in that transaction with the number of items.
 pub async fn start_run(
     pool: &PgPool,
     req: &RunRequest,
     settings: &ProducerSettings,
+    audit: Option<&ontofleet_db::admin::AuditEntry>,
 ) -> Result<StartedRun, ProducerError> {
     let scope = req.selection.scope();
     let selection = req.selection.to_json();
@@ -299,6 +307,11 @@ pub async fn start_run(
     if let (Some(token), "running") = (token, status.as_str()) {
         // Enqueueing a large run can outlast the lease it started with.
         ontofleet_control::renew(&mut tx, run_id, token, settings.lease).await?;
+    }
+    if let Some(entry) = audit {
+        let mut entry = entry.clone();
+        entry.filter["run_id"] = serde_json::json!(run_id);
+        ontofleet_db::admin::record_audit(&mut tx, &entry, Some(project_ids.len() as i64)).await?;
     }
     tx.commit().await?;
     tracing::info!(%run_id, scope = scope.as_str(), items = project_ids.len(), dry_run = req.dry_run, "run started");

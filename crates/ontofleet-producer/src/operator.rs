@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use ontofleet_control::{OperatorError, ReopenOptions};
 use ontofleet_core::{ErrorCategory, ProjectJob, RetryPolicies, RunStatus};
+use ontofleet_db::admin::AuditEntry;
 use ontofleet_queue::JobView;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -95,17 +96,19 @@ impl OperatorSettings {
     }
 }
 
-/// `jobs retry`: move finished items back to `queued`, reset their retry count, requeue their
-/// jobs (a new job where the queue row was purged), reopen finished runs.
-pub async fn retry_jobs(
-    pool: &PgPool,
+/// A check of the locked selection before `jobs retry` changes it (the retry preview's token):
+/// `false` refuses with [`ProducerError::SelectionChanged`].
+pub type SelectionCheck<'a> = &'a (dyn Fn(&[JobView]) -> bool + Send + Sync);
+
+/// The jobs `jobs retry` would put back to work, their items locked (`FOR UPDATE`) until the
+/// caller's transaction ends; `None` when a run has nothing to retry.
+pub async fn retry_selection(
+    conn: &mut PgConnection,
     target: &RetryTarget,
-    settings: &OperatorSettings,
-) -> Result<Requeued, ProducerError> {
-    let mut tx = pool.begin().await?;
+) -> Result<Option<Vec<JobView>>, ProducerError> {
     let views = match target {
         RetryTarget::Jobs(ids) => {
-            let views = locked_jobs(&mut tx, ids).await?;
+            let views = locked_jobs(&mut *conn, ids).await?;
             if let Some(v) = views
                 .iter()
                 .find(|v| !RETRYABLE_BY_ID.contains(&v.item_status.as_str()))
@@ -122,7 +125,7 @@ pub async fn retry_jobs(
         }
         RetryTarget::Run { run_id, category } => {
             let views = ontofleet_queue::jobs_of_run_for_update(
-                &mut tx,
+                &mut *conn,
                 *run_id,
                 &RETRYABLE_BY_RUN,
                 category.map(ErrorCategory::as_str),
@@ -130,21 +133,46 @@ pub async fn retry_jobs(
             .await?;
             if views.is_empty() {
                 // Nothing to retry is not an error, but an unknown run is.
-                if ontofleet_db::ledger::get_run(&mut tx, *run_id)
+                if ontofleet_db::ledger::get_run(&mut *conn, *run_id)
                     .await?
                     .is_none()
                 {
                     return Err(OperatorError::UnknownRun(*run_id).into());
                 }
-                return Ok(Requeued::default());
+                return Ok(None);
             }
             views
         }
+    };
+    Ok(Some(views))
+}
+
+/// `jobs retry`: move finished items back to `queued`, reset their retry count, requeue their
+/// jobs (a new job where the queue row was purged), reopen finished runs.
+pub async fn retry_jobs(
+    pool: &PgPool,
+    target: &RetryTarget,
+    settings: &OperatorSettings,
+    audit: Option<&AuditEntry>,
+    expect: Option<SelectionCheck<'_>>,
+) -> Result<Requeued, ProducerError> {
+    let mut tx = pool.begin().await?;
+    let views = retry_selection(&mut tx, target).await?;
+    if let Some(expect) = expect
+        && !expect(views.as_deref().unwrap_or_default())
+    {
+        return Err(ProducerError::SelectionChanged);
+    }
+    let Some(views) = views else {
+        return Ok(Requeued::default());
     };
     let mut report = Requeued::default();
     for (run_id, items) in by_run(&views) {
         let change = put_back(&mut tx, run_id, &items, settings, &mut report.jobs).await?;
         report.runs.push(change);
+    }
+    if let Some(entry) = audit {
+        ontofleet_db::admin::record_audit(&mut tx, entry, Some(report.jobs.len() as i64)).await?;
     }
     tx.commit().await?;
     tracing::info!(
@@ -280,7 +308,11 @@ pub struct Killed {
 /// `jobs kill`: jobs whose items are waiting (`queued` or `retrying`) are killed and their items
 /// cancelled; a run left with nothing to do completes. A job whose item is running, or finished,
 /// is refused: nothing is changed.
-pub async fn kill_jobs(pool: &PgPool, ids: &[String]) -> Result<Killed, ProducerError> {
+pub async fn kill_jobs(
+    pool: &PgPool,
+    ids: &[String],
+    audit: Option<&AuditEntry>,
+) -> Result<Killed, ProducerError> {
     let mut tx = pool.begin().await?;
     let views = locked_jobs(&mut tx, ids).await?;
     if let Some(v) = views
@@ -314,6 +346,9 @@ pub async fn kill_jobs(pool: &PgPool, ids: &[String]) -> Result<Killed, Producer
             project_id: v.project_id,
         }));
     }
+    if let Some(entry) = audit {
+        ontofleet_db::admin::record_audit(&mut tx, entry, Some(report.jobs.len() as i64)).await?;
+    }
     tx.commit().await?;
     tracing::info!(jobs = report.jobs.len(), "jobs killed by an operator");
     Ok(report)
@@ -328,6 +363,7 @@ pub async fn enqueue_into_run(
     run_id: Uuid,
     project_id: Uuid,
     settings: &OperatorSettings,
+    audit: Option<&AuditEntry>,
 ) -> Result<Requeued, ProducerError> {
     let mut tx = pool.begin().await?;
     crate::check_selection(&mut tx, &Selection::Projects(vec![project_id])).await?;
@@ -380,6 +416,9 @@ pub async fn enqueue_into_run(
             });
             report.runs.push(change);
         }
+    }
+    if let Some(entry) = audit {
+        ontofleet_db::admin::record_audit(&mut tx, entry, Some(1)).await?;
     }
     tx.commit().await?;
     tracing::info!(%run_id, %project_id, "project enqueued by an operator");

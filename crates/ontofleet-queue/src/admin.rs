@@ -84,6 +84,9 @@ pub struct JobFilter {
     pub category: Option<String>,
     /// At most this many, most recently changed first.
     pub limit: i64,
+    /// Keyset pagination: only items after this `(updated_at, project_id, run_id)` in the
+    /// list's order (the previous page's last row).
+    pub after: Option<(chrono::DateTime<chrono::Utc>, Uuid, Uuid)>,
 }
 
 /// Jobs with their items, most recently changed first.
@@ -94,7 +97,9 @@ pub async fn list_jobs(
     let sql = format!(
         "{JOB_VIEW_SELECT} AND ($2::uuid IS NULL OR i.run_id = $2) AND ($3::text IS NULL OR i.status = $3) \
             AND ($4::text IS NULL OR i.error_category = $4) \
-          ORDER BY i.updated_at DESC, i.project_id LIMIT $5"
+            AND ($6::timestamptz IS NULL OR i.updated_at < $6 \
+                 OR (i.updated_at = $6 AND (i.project_id, i.run_id) > ($7, $8))) \
+          ORDER BY i.updated_at DESC, i.project_id, i.run_id LIMIT $5"
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(QUEUE)
@@ -102,6 +107,9 @@ pub async fn list_jobs(
         .bind(filter.item_status.as_deref())
         .bind(filter.category.as_deref())
         .bind(filter.limit)
+        .bind(filter.after.map(|a| a.0))
+        .bind(filter.after.map(|a| a.1))
+        .bind(filter.after.map(|a| a.2))
         .fetch_all(conn)
         .await?)
 }

@@ -44,6 +44,11 @@ pub struct Metrics {
     pub active_runs: Gauge<u64>,
     /// `ontofleet_build_info{version}` = 1.
     pub build_info: Gauge<u64>,
+    /// `ontofleet_api_live_reads_total`: progress reads of `serve`'s live views (one per watched
+    /// run and tick, whatever the number of open streams).
+    pub api_live_reads: Counter<u64>,
+    /// `ontofleet_api_live_streams`: open live streams of `serve`.
+    pub api_live_streams: UpDownCounter<i64>,
 }
 
 impl Metrics {
@@ -93,6 +98,14 @@ impl Metrics {
             db_pool_connections: meter
                 .u64_gauge("ontofleet.db.pool.connections")
                 .with_description("Connections of the process's database pool, by state")
+                .build(),
+            api_live_reads: meter
+                .u64_counter("ontofleet.api.live_reads")
+                .with_description("Progress reads made for the admin API's live run views")
+                .build(),
+            api_live_streams: meter
+                .i64_up_down_counter("ontofleet.api.live_streams")
+                .with_description("Open live streams of the admin API")
                 .build(),
             backlog_items: meter
                 .u64_gauge("ontofleet.backlog.items")
