@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO := env -u DATABASE_URL cargo
 
-.PHONY: help build demo fake-llm test deploy-check api-fuzz chaos lint fmt bench bench-scale bench-peers bench-telemetry clean-db
+.PHONY: help build demo fake-llm test deploy-check api-fuzz browser-test explain-ui chaos lint fmt bench bench-scale bench-peers bench-telemetry clean-db
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -18,10 +18,17 @@ fake-llm: ## Run the OpenAI-compatible fake server in the foreground (FAKE_LLM_A
 	$(CARGO) build --bin fake-llm
 	target/debug/fake-llm $(FAKE_LLM_ARGS)
 
-test: build ## Full test suite against a real PostgreSQL, make deploy-check and make api-fuzz
+test: build ## Full test suite against a real PostgreSQL, make deploy-check, make api-fuzz and make browser-test
 	scripts/deploy-check.sh
 	eval "$$(scripts/db.sh)" && $(CARGO) test --workspace
 	scripts/api-fuzz.sh
+	scripts/browser-test.sh
+
+browser-test: build ## The dashboard's flows in Debian's Chromium (playwright-core, axe-core); screenshots in target/browser-artifacts
+	scripts/browser-test.sh
+
+explain-ui: build ## Plans of every dashboard page and API read on a big migrated database (DB=URL, a superuser's)
+	scripts/explain-ui.sh "$(DB)"
 
 api-fuzz: build ## schemathesis against `ontofleet serve` from its OpenAPI document (operator and viewer tokens)
 	scripts/api-fuzz.sh

@@ -17,13 +17,11 @@ examples=${API_FUZZ_EXAMPLES:-25}
 . scripts/venv-lib.sh
 ensure_venv "$venv" "$pins"
 [ -x "$bin" ] || { echo "api-fuzz: $bin is missing; run make build first" >&2; exit 1; }
+# shellcheck source=scripts/url-lib.sh
+. scripts/url-lib.sh
 eval "$(scripts/db.sh)"
 name="ontofleet_apifuzz_$$"
-url=$(python3 - "$ONTOFLEET_TEST_DATABASE_URL" "$name" <<'PY'
-import sys, urllib.parse as u
-p = u.urlsplit(sys.argv[1]); print(u.urlunsplit((p.scheme, p.netloc, "/" + sys.argv[2], p.query, p.fragment)))
-PY
-)
+url=$(with_db "$ONTOFLEET_TEST_DATABASE_URL" "$name")
 work=$(mktemp -d)
 pids=()
 cleanup() {

@@ -7,6 +7,9 @@
 # call, default 300), BENCH_TELEMETRY (1: workers with `--listen` and OTLP export to the fake
 # server's sink).
 
+# shellcheck source=scripts/url-lib.sh
+. scripts/url-lib.sh
+
 bench_bin=${ONTOFLEET_BIN:-target/release/ontofleet}
 bench_workers=${BENCH_WORKERS:-2}
 
@@ -46,11 +49,7 @@ workload() {
   psql "$admin" -qc "drop database if exists $dbname with (force)" -c "create database $dbname" >/dev/null
   # The bench's own database on that server, also when ONTOFLEET_DATABASE_URL named another one
   # (db.sh then returns that URL as it is, and the bench must not seed into it).
-  ONTOFLEET_DATABASE_URL=$(python3 - "$admin" "$dbname" <<'PY'
-import sys, urllib.parse as u
-p = u.urlsplit(sys.argv[1]); print(u.urlunsplit((p.scheme, p.netloc, "/" + sys.argv[2], p.query, p.fragment)))
-PY
-)
+  ONTOFLEET_DATABASE_URL=$(with_db "$admin" "$dbname")
   export ONTOFLEET_DATABASE_URL
   local db=$ONTOFLEET_DATABASE_URL
   q() { psql "$db" -Atqc "$1"; }

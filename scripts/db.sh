@@ -21,12 +21,9 @@ fi
 
 answers() { psql "$1" -Atqc 'select 1' >/dev/null 2>&1; }
 
-# Replace the database name of a URL.
-with_db() { python3 - "$1" "$2" <<'PY'
-import sys, urllib.parse as u
-p = u.urlsplit(sys.argv[1]); print(u.urlunsplit((p.scheme, p.netloc, "/" + sys.argv[2], p.query, p.fragment)))
-PY
-}
+# with_db URL NAME: replace the database name of a URL.
+# shellcheck source=scripts/url-lib.sh
+. "$here/scripts/url-lib.sh"
 
 find_bin() {
   command -v "$1" 2>/dev/null && return 0

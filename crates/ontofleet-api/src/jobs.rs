@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use ontofleet_core::ErrorCategory;
 use ontofleet_ops::jobs;
-use ontofleet_producer::operator::RetryTarget;
+use ontofleet_ops::types::RetryTarget;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;

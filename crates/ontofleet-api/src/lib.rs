@@ -3,6 +3,7 @@
 //! and returns the operation's response type as JSON — the CLI's `--json` document. Errors are
 //! `application/problem+json`. GETs read through a pool whose sessions are read-only; both
 //! pools carry a statement timeout. The OpenAPI 3.1 document is generated from the handlers.
+//! The dashboard (`ui`, under `/ui`) renders the same operations as HTML pages.
 
 pub mod auth;
 pub mod events;
@@ -11,6 +12,7 @@ mod misc;
 pub mod problem;
 mod runs;
 pub mod state;
+pub mod ui;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -81,8 +83,12 @@ pub fn app(state: ApiState, ops: Option<Arc<ontofleet_telemetry::server::Ops>>) 
     let api = api
         .layer(middleware::from_fn(auth::csrf))
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    let ui = ui::router()
+        .layer(middleware::from_fn(auth::csrf))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
     let mut app = axum::Router::new()
         .nest("/api/v1", api)
+        .merge(ui)
         .route(
             "/api/openapi.json",
             axum::routing::get(move || {

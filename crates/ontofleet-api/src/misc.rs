@@ -214,12 +214,7 @@ pub async fn login(
     else {
         return Err(ApiError::Unauthorized);
     };
-    let cookie = format!(
-        "{}={}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age={}",
-        auth::SESSION_COOKIE,
-        session.secret,
-        s.sessions.absolute.as_secs()
-    );
+    let cookie = session_cookie(&session.secret, s.sessions.absolute.as_secs());
     let mut response = (
         StatusCode::CREATED,
         Json(SessionView {
@@ -247,11 +242,15 @@ pub async fn logout(
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_str(&format!(
-            "{}=; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=0",
-            auth::SESSION_COOKIE
-        ))
-        .unwrap_or(HeaderValue::from_static("")),
+        HeaderValue::from_str(&session_cookie("", 0)).unwrap_or(HeaderValue::from_static("")),
     );
     Ok(response)
+}
+
+/// The `Set-Cookie` value of a session (an empty secret and 0 clear it).
+pub(crate) fn session_cookie(secret: &str, max_age: u64) -> String {
+    format!(
+        "{}={secret}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age={max_age}",
+        auth::SESSION_COOKIE
+    )
 }

@@ -52,8 +52,8 @@ pub struct ScopeBody {
 }
 
 impl ScopeBody {
-    fn selection(&self) -> Result<ontofleet_producer::Selection, ApiError> {
-        use ontofleet_producer::Selection;
+    fn selection(&self) -> Result<ontofleet_ops::types::Selection, ApiError> {
+        use ontofleet_ops::types::Selection;
         match (self.all, self.user, self.projects.is_empty()) {
             (true, None, true) => Ok(Selection::All),
             (false, Some(u), true) => Ok(Selection::User(u)),
@@ -156,7 +156,7 @@ pub async fn start_run(
     State(s): State<ApiState>,
     Body(body): Body<StartBody>,
 ) -> Result<(StatusCode, Json<runs::Started>), ApiError> {
-    let request = ontofleet_producer::RunRequest {
+    let request = ontofleet_ops::types::RunRequest {
         selection: body.scope.selection()?,
         include_archived: body.scope.include_archived,
         include_completed_tasks: body.scope.include_completed_tasks,

@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use ontofleet_ops::OpsError;
 use ontofleet_ops::access::SessionPolicy;
-use ontofleet_pipeline::Pipeline;
-use ontofleet_pipeline::templates::TemplateCatalog;
+use ontofleet_ops::types::{Pipeline, TemplateCatalog};
 use sqlx::PgPool;
 
 use crate::events::EventHub;
@@ -22,7 +21,7 @@ pub struct ApiState {
     /// Read-write sessions, for mutations, authentication and the completion listener.
     pub write: PgPool,
     /// The producer's settings (lease, retry policy).
-    pub producer: ontofleet_producer::ProducerSettings,
+    pub producer: ontofleet_ops::types::ProducerSettings,
     /// The retry policy and lease operator actions use.
     pub policies: ontofleet_core::RetryPolicies,
     /// Builds the preview pipeline.
@@ -45,8 +44,8 @@ impl ApiState {
         &self,
         actor: &ontofleet_ops::access::Actor,
         force: bool,
-    ) -> ontofleet_producer::operator::OperatorSettings {
-        ontofleet_producer::operator::OperatorSettings {
+    ) -> ontofleet_ops::types::OperatorSettings {
+        ontofleet_ops::types::OperatorSettings {
             policies: self.policies,
             lease: self.producer.lease,
             initiated_by: actor.initiated_by(),

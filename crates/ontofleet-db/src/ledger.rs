@@ -356,6 +356,46 @@ pub async fn top_errors(
     .await?)
 }
 
+/// Median and 95th percentile of a run's attempt durations (ms), over at most 10,000 of its
+/// attempts (read through the attempts' run index: bounded whatever the run's size).
+pub async fn attempt_percentiles(
+    pool: &PgPool,
+    run_id: Uuid,
+) -> Result<(Option<f64>, Option<f64>), DbError> {
+    Ok(sqlx::query_as(
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms), \
+                percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) \
+           FROM (SELECT duration_ms FROM migration_attempts \
+                  WHERE run_id = $1 AND duration_ms IS NOT NULL LIMIT 10000) a",
+    )
+    .bind(run_id)
+    .fetch_one(pool)
+    .await?)
+}
+
+/// A run's failed, skipped and retrying items grouped by category and normalised message (ids and
+/// numbers replaced by `#`): `(category, message, items, a sample job id)`, largest groups first.
+pub async fn failure_groups(
+    pool: &PgPool,
+    run_id: Uuid,
+    limit: i64,
+) -> Result<Vec<(Option<String>, String, i64, Option<String>)>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT error_category, msg, count(*), min(job_id) FROM ( \
+            SELECT error_category, job_id, \
+                   regexp_replace(regexp_replace(last_error, \
+                     '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}', '#', 'g'), \
+                     '[0-9]+', '#', 'g') AS msg \
+              FROM migration_run_items \
+             WHERE run_id = $1 AND status IN ('failed', 'skipped', 'retrying') AND last_error IS NOT NULL) f \
+          GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT $2",
+    )
+    .bind(run_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
 /// Entity-level problems logged by a run: `(entity_type, status, category, rows)`.
 pub async fn entity_problems(
     pool: &PgPool,

@@ -22,3 +22,12 @@ pub mod runs;
 pub mod stats;
 
 pub use error::OpsError;
+
+/// The request and settings types the operations take, from the crates that define them, so
+/// that adapters (the CLI, the API) name them through this layer only.
+pub mod types {
+    pub use ontofleet_pipeline::Pipeline;
+    pub use ontofleet_pipeline::templates::TemplateCatalog;
+    pub use ontofleet_producer::operator::{OperatorSettings, RetryTarget};
+    pub use ontofleet_producer::{ProducerSettings, RunRequest, Selection};
+}

@@ -163,6 +163,42 @@ fn parse_cursor(raw: &str) -> Result<(DateTime<Utc>, Uuid), OpsError> {
         })
 }
 
+/// Items that failed, were skipped or wait for a retry, with the same category and message.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FailureGroup {
+    /// Category of the failure.
+    pub category: Option<String>,
+    /// The message, ids and numbers replaced by `#`.
+    pub message: String,
+    /// Items.
+    pub items: i64,
+    /// One of their jobs, to drill into.
+    pub sample_job_id: Option<String>,
+}
+
+/// A run's failures grouped by category and normalised message (at most 100 groups).
+pub async fn failures(pool: &PgPool, run_id: Uuid) -> Result<Vec<FailureGroup>, OpsError> {
+    get(pool, run_id).await?;
+    Ok(ledger::failure_groups(pool, run_id, 100)
+        .await?
+        .into_iter()
+        .map(|(category, message, items, sample_job_id)| FailureGroup {
+            category,
+            message,
+            items,
+            sample_job_id,
+        })
+        .collect())
+}
+
+/// Median and 95th percentile of the run's attempt durations in ms (over at most 10,000).
+pub async fn item_times(
+    pool: &PgPool,
+    run_id: Uuid,
+) -> Result<(Option<f64>, Option<f64>), OpsError> {
+    Ok(ledger::attempt_percentiles(pool, run_id).await?)
+}
+
 /// A run's live progress (`GET /runs/{run}/events`): what `run watch` shows.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RunProgress {

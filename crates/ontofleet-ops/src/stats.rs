@@ -44,12 +44,96 @@ pub struct Stats {
 impl Stats {
     /// What viewers see: e-mail addresses masked (`a***@example.com`).
     pub fn mask_emails(&mut self) {
-        for row in self.users.iter_mut().flatten() {
-            if let Some(Value::String(email)) = row.get_mut("email") {
-                *email = crate::access::mask_email(email);
-            }
+        mask_user_emails(self.users.iter_mut().flatten());
+    }
+}
+
+fn mask_user_emails<'a>(rows: impl Iterator<Item = &'a mut Value>) {
+    for row in rows {
+        if let Some(Value::String(email)) = row.get_mut("email") {
+            *email = crate::access::mask_email(email);
         }
     }
+}
+
+/// Users by migration status and rows of the per-user view, without `stats`' global aggregate:
+/// what the dashboard's users page reads, at O(users) (the global row counts every task).
+#[derive(Debug, Clone, Default)]
+pub struct UserProgress {
+    /// Users by status in the view's order.
+    pub by_status: Vec<(String, i64)>,
+    /// Rows of `user_migration_stats` (most behind first).
+    pub users: Vec<Value>,
+}
+
+impl UserProgress {
+    /// What viewers see: e-mail addresses masked.
+    pub fn mask_emails(&mut self) {
+        mask_user_emails(self.users.iter_mut());
+    }
+}
+
+/// [`UserProgress`], `limit` users.
+pub async fn user_progress(pool: &PgPool, limit: i64) -> Result<UserProgress, OpsError> {
+    if limit < 1 {
+        return Err(OpsError::Invalid("--limit must be at least 1".to_owned()));
+    }
+    let mut conn = pool.acquire().await?;
+    Ok(UserProgress {
+        by_status: ontofleet_control::stats::users_by_status(&mut conn).await?,
+        users: ontofleet_control::stats::user_stats(&mut conn, limit).await?,
+    })
+}
+
+/// Global progress summed from the per-user materialized view: what the dashboard shows on every
+/// load, at O(users) instead of the `global_migration_progress` view's counts over every task
+/// and mapping (as fresh as the view: run completion and `stats --refresh` refresh it).
+#[derive(Debug, Clone, Copy, Default, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Totals {
+    /// Projects of users with projects.
+    pub total_projects: i64,
+    /// Of those, migrated.
+    pub migrated_projects: i64,
+    /// Of those, failed.
+    pub failed_projects: i64,
+    /// Tasks.
+    pub total_tasks: i64,
+    /// Of those, migrated.
+    pub migrated_tasks: i64,
+    /// Users with projects.
+    pub users: i64,
+    /// Of those, completely migrated.
+    pub users_complete: i64,
+    /// Of those, with errors.
+    pub users_with_errors: i64,
+}
+
+/// [`Totals`] from `user_migration_stats`.
+pub async fn totals(pool: &PgPool) -> Result<Totals, OpsError> {
+    Ok(sqlx::query_as(
+        "SELECT coalesce(sum(total_projects), 0)::bigint AS total_projects, \
+                coalesce(sum(migrated_projects), 0)::bigint AS migrated_projects, \
+                coalesce(sum(failed_projects), 0)::bigint AS failed_projects, \
+                coalesce(sum(total_tasks), 0)::bigint AS total_tasks, \
+                coalesce(sum(migrated_tasks), 0)::bigint AS migrated_tasks, \
+                count(*) AS users, \
+                count(*) FILTER (WHERE migration_status = 'complete') AS users_complete, \
+                count(*) FILTER (WHERE migration_status = 'has_errors') AS users_with_errors \
+           FROM user_migration_stats",
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+/// When `user_migration_stats` was last refreshed (`None`: not since this was recorded).
+pub async fn users_refreshed_at(
+    pool: &PgPool,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, OpsError> {
+    Ok(
+        sqlx::query_scalar("SELECT refreshed_at FROM user_migration_stats_refreshes WHERE id = 1")
+            .fetch_optional(pool)
+            .await?,
+    )
 }
 
 /// Refresh `user_migration_stats` (audited in the same transaction); milliseconds taken.

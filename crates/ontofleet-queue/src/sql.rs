@@ -72,10 +72,12 @@ fn columns(outcome: &JobOutcome) -> serde_json::Value {
 /// by primary key only. Holder and status are compared with `IS NOT DISTINCT FROM`, which
 /// neither an index nor the partial lock index's predicate can use: through the lock index the
 /// statement would read every row version its worker ever claimed (dead entries stay until
-/// vacuum), 8 s for a batch of 650 in the same never-analysed case.
+/// vacuum), 8 s for a batch of 650 in the same never-analysed case. A retry's delay counts from
+/// the statement's own clock, not the transaction's start: a failure recorded in a transaction
+/// that began earlier (a loaded server) must still wait the whole delay, e.g. a `Retry-After`.
 pub const COMPLETE_SQL: &str = "UPDATE apalis.jobs j SET status = $2 -> j.id ->> 0, last_result = $2 -> j.id -> 1, \
         done_at = now(), lock_by = NULL, \
-        run_at = CASE WHEN $2 -> j.id ->> 0 = 'Failed' THEN now() + make_interval(secs => ($2 -> j.id ->> 2)::float8) ELSE j.run_at END \
+        run_at = CASE WHEN $2 -> j.id ->> 0 = 'Failed' THEN clock_timestamp() + make_interval(secs => ($2 -> j.id ->> 2)::float8) ELSE j.run_at END \
   WHERE j.id = ANY($1) AND j.lock_by IS NOT DISTINCT FROM $3 AND j.status IS NOT DISTINCT FROM 'Running'";
 
 /// `$1` and `$2` of [`COMPLETE_SQL`]: the ids, and the object from id to its outcome's row.
