@@ -19,6 +19,8 @@ ensure_venv "$venv" "$pins"
 [ -x "$bin" ] || { echo "api-fuzz: $bin is missing; run make build first" >&2; exit 1; }
 # shellcheck source=scripts/url-lib.sh
 . scripts/url-lib.sh
+# shellcheck source=scripts/serve-lib.sh
+. scripts/serve-lib.sh
 eval "$(scripts/db.sh)"
 name="ontofleet_apifuzz_$$"
 url=$(with_db "$ONTOFLEET_TEST_DATABASE_URL" "$name")
@@ -47,13 +49,7 @@ operator=$("$bin" -q token create --name fuzz-operator --role operator)
 viewer=$("$bin" -q token create --name fuzz-viewer --role viewer)
 "$bin" serve --addr 127.0.0.1:0 2>"$work/serve.log" &
 pids+=($!)
-addr=""
-for _ in $(seq 100); do
-  addr=$(sed -n 's/.*admin API listening addr=\([0-9.:]*\).*/\1/p' "$work/serve.log" | head -1)
-  [ -n "$addr" ] && break
-  sleep 0.1
-done
-[ -n "$addr" ] || { echo "api-fuzz: serve did not start:" >&2; cat "$work/serve.log" >&2; exit 1; }
+addr=$(serve_addr "$work/serve.log" api-fuzz) || exit 1
 base="http://$addr"
 common=(--url "$base/api/v1" --max-examples "$examples" --seed 1 --workers 1 --request-timeout 20
         --suppress-health-check all --no-color --warnings off)

@@ -35,6 +35,8 @@ fi
 [ -x "$bin" ] || { echo "browser-test: $bin is missing; run make build first" >&2; exit 1; }
 # shellcheck source=scripts/url-lib.sh
 . scripts/url-lib.sh
+# shellcheck source=scripts/serve-lib.sh
+. scripts/serve-lib.sh
 eval "$(scripts/db.sh)"
 name="ontofleet_browser_$$"
 url=$(with_db "$ONTOFLEET_TEST_DATABASE_URL" "$name")
@@ -63,13 +65,7 @@ operator=$("$bin" -q token create --name t-operator --role operator)
 viewer=$("$bin" -q token create --name t-viewer --role viewer)
 ONTOFLEET__API__EVENTS_INTERVAL_MS=300 "$bin" serve --addr 127.0.0.1:0 2>"$work/serve.log" &
 pids+=($!)
-addr=""
-for _ in $(seq 100); do
-  addr=$(sed -n 's/.*admin API listening addr=\([0-9.:]*\).*/\1/p' "$work/serve.log" | head -1)
-  [ -n "$addr" ] && break
-  sleep 0.1
-done
-[ -n "$addr" ] || { echo "browser-test: serve did not start:" >&2; cat "$work/serve.log" >&2; exit 1; }
+addr=$(serve_addr "$work/serve.log" browser-test) || exit 1
 rm -rf "$artifacts"
 # Next to its node_modules, so that its imports resolve (ES modules ignore NODE_PATH).
 cp tests/browser/dashboard.mjs "$node_dir/"

@@ -12,6 +12,8 @@
 # kept after the bench). Needs a superuser URL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/serve-lib.sh
+. scripts/serve-lib.sh
 db=${1:?usage: scripts/explain-ui.sh DATABASE_URL}
 bin=${ONTOFLEET_BIN:-target/debug/ontofleet}
 work=$(mktemp -d)
@@ -51,13 +53,8 @@ pass() {
   ONTOFLEET__LOG_FORMAT=json ONTOFLEET_LOG="info,sqlx=warn,sqlx::postgres::notice=info" \
     "$bin" serve --addr 127.0.0.1:0 2>>"$work/$label.log" &
   pid=$!
-  local addr=""
-  for _ in $(seq 100); do
-    addr=$(grep -o '"addr":"[0-9.:]*"' "$work/$label.log" | head -1 | cut -d'"' -f4 || true)
-    [ -n "$addr" ] && break
-    sleep 0.1
-  done
-  [ -n "$addr" ] || { echo "explain-ui: serve did not start" >&2; cat "$work/$label.log" >&2; exit 1; }
+  local addr
+  addr=$(serve_addr "$work/$label.log" explain-ui) || exit 1
   local base="http://$addr"
   local times=()
   local pages=(/ui /ui/runs "/ui/runs/$run" "/ui/runs/$run/failures" "/ui/runs/$run/retry?category=data"
