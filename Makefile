@@ -7,8 +7,8 @@ CARGO := env -u DATABASE_URL cargo
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-build: ## Build the ontofleet binary (debug)
-	$(CARGO) build --bin ontofleet
+build: ## Build the ontofleet binary (debug, with the test-only fault injection the suites use)
+	$(CARGO) build -p ontofleet-cli --features faults --bin ontofleet
 
 demo: build ## Seed a demo dataset and migrate it with two workers (DEMO_CLASSIFIER=openai: through fake-llm)
 	$(CARGO) build --bin fake-llm
@@ -42,6 +42,7 @@ chaos: build ## Chaos suite, full form: SIGKILL/terminate/restart/faults/double 
 lint: ## cargo fmt --check and clippy -D warnings
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 
 fmt: ## Format the code
 	$(CARGO) fmt --all
@@ -54,8 +55,8 @@ bench-telemetry: ## Telemetry off vs on (ops server + OTLP export), interleaved 
 	$(CARGO) build --release --bin ontofleet --bin fake-llm
 	scripts/bench-telemetry.sh
 
-bench-scale: ## The 50k and the 1M-task workloads (plus a 50k-task project) in one go; figures and ratios
-	$(CARGO) build --release --bin ontofleet
+bench-scale: ## The 50k and the 1M-task workloads (plus a 50k-task project, also through the openai fake) in one go; figures and ratios
+	$(CARGO) build --release --bin ontofleet --bin fake-llm
 	scripts/bench-scale.sh
 
 bench-peers: ## Queue layer vs graphile-worker, pg-boss, pgqueuer, procrastinate (installs them under target/)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make deploy-check (also run by make test): everything about deploy/ that can be checked without
 # a cluster or a Docker engine. Each step fails the script when it finds a problem:
-#   1. kubectl kustomize of every overlay (also: the KEDA references follow namePrefix);
+#   1. kubectl kustomize of every overlay (also: the KEDA references follow namePrefix, and the
+#      worker pod's terminationGracePeriodSeconds covers worker.shutdown_grace_secs + the flush);
 #   2. kubernetes-validate --strict of the rendered core kinds (Kubernetes 1.30);
 #   3. the KEDA objects against their CRD JSON schemas (../shared/data/k8s-schemas; skipped, with
 #      a note, where that folder is absent);
@@ -43,6 +44,20 @@ for ta in (d for d in docs if d["kind"] == "TriggerAuthentication"):
             f"TriggerAuthentication reads missing Secret {ref['name']}"
 for dep in (d for d in docs if d["kind"] == "Deployment" and "worker" in d["metadata"]["name"]):
     assert "replicas" not in dep["spec"], "the worker Deployment must not set replicas (the autoscaler owns them)"
+# The drain fits the pod's grace: Kubernetes SIGKILLs a pod terminationGracePeriodSeconds after
+# SIGTERM; the worker drains for worker.shutdown_grace_secs, then flushes spans and metrics for
+# up to 2 s each. Built-in defaults where the ConfigMap sets nothing (crates/ontofleet-cli/src/defaults.toml).
+import tomllib
+config = {}
+for cm in (d for d in docs if d["kind"] == "ConfigMap" and "ontofleet.toml" in d.get("data", {})):
+    config = tomllib.loads(cm["data"]["ontofleet.toml"])
+drain = config.get("worker", {}).get("shutdown_grace_secs", 25)
+flush, margin = 2 * 2, 1
+for dep in (d for d in docs if d["kind"] == "Deployment" and "worker" in d["metadata"]["name"]):
+    grace = dep["spec"]["template"]["spec"].get("terminationGracePeriodSeconds", 30)
+    assert grace >= drain + flush + margin, (
+        f"{dep['metadata']['name']}: terminationGracePeriodSeconds {grace} < worker.shutdown_grace_secs "
+        f"{drain} + {flush} s telemetry flush + {margin} s: drained pods would be SIGKILLed mid-job")
 PY
 done
 

@@ -371,8 +371,12 @@ impl Cluster {
     }
 
     fn ctl(&self, args: &[&str]) {
+        // Nothing but the WAL writer may write WAL out, so that a stopped WAL writer holds
+        // every asynchronous commit in shared memory until the crash (see `pg_restart`): no
+        // autovacuum, no background writer, a WAL writer that wakes rarely by itself.
         let opts = format!(
-            "-p {} -k {} -c listen_addresses='' -c fsync=off -c max_connections=100",
+            "-p {} -k {} -c listen_addresses='' -c fsync=off -c max_connections=100 \
+             -c autovacuum=off -c bgwriter_lru_maxpages=0 -c wal_writer_delay=10s -c wal_buffers=16MB",
             self.port,
             self.dir.display()
         );
@@ -401,11 +405,59 @@ impl Cluster {
         )
     }
 
-    /// Crash (immediate shutdown: no checkpoint, recovery on start) and start again.
-    fn crash_restart(&self) {
+    /// Crash (immediate shutdown: no checkpoint, recovery on start) and start again. A stopped
+    /// WAL writer is SIGKILLed first, so it cannot write out what it holds when it is continued.
+    fn crash_restart(&self, stopped_wal_writer: u32) {
+        kill(stopped_wal_writer, "KILL");
         self.ctl(&["stop", "-m", "immediate", "-w"]);
         self.ctl(&["start", "-w"]);
     }
+
+    /// [`Cluster::crash_restart`] under `db`, whose pool is closed first and opened again after.
+    async fn crash_restart_with(&self, db: TestDb, stopped_wal_writer: u32) -> TestDb {
+        db.pool.close().await;
+        self.crash_restart(stopped_wal_writer);
+        TestDb {
+            pool: PgPoolOptions::new()
+                .max_connections(3)
+                .connect(&db.url)
+                .await
+                .expect("reconnect after the restart"),
+            ..db
+        }
+    }
+}
+
+fn kill(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(ok.success(), "kill -{sig} {pid}");
+}
+
+/// Freeze the server's WAL writer: from now on an asynchronous commit stays in the WAL buffers
+/// (shared memory) and a crash loses it, while a synchronous commit still flushes the WAL itself
+/// (and everything before it). Returns its pid, for [`Cluster::crash_restart`].
+async fn stop_wal_writer(pool: &sqlx::PgPool) -> u32 {
+    let pid: i32 =
+        sqlx::query_scalar("SELECT pid FROM pg_stat_activity WHERE backend_type = 'walwriter'")
+            .fetch_one(pool)
+            .await
+            .expect("walwriter pid");
+    let pid = u32::try_from(pid).expect("pid");
+    kill(pid, "STOP");
+    pid
+}
+
+async fn succeeded_items(pool: &sqlx::PgPool, run: Uuid) -> Vec<Uuid> {
+    sqlx::query_scalar(
+        "SELECT project_id FROM migration_run_items WHERE run_id = $1 AND status = 'succeeded' ORDER BY 1",
+    )
+    .bind(run)
+    .fetch_all(pool)
+    .await
+    .expect("succeeded items")
 }
 
 impl Drop for Cluster {
@@ -455,24 +507,86 @@ async fn pg_restart() -> Row {
         .await;
     let run = run_id(&db.cli_ok(&["run", "start", "--all"]).await);
     wait_progress(&db, run, 3).await;
-    db.pool.close().await;
-    cluster.crash_restart();
+    // Workers commit asynchronously. With the WAL writer frozen, the project commits that
+    // follow are acknowledged (and visible) but not on disk: the crash must take them, and
+    // their jobs must run again, once each.
+    let wal_writer = stop_wal_writer(&db.pool).await;
+    let before = succeeded_items(&db.pool, run).await;
+    wait_progress(&db, run, before.len() as i64 + 2).await;
+    let acknowledged = succeeded_items(&db.pool, run).await;
+    let db = cluster.crash_restart_with(db, wal_writer).await;
     let restarted = Instant::now();
-    let db = TestDb {
-        pool: PgPoolOptions::new()
-            .max_connections(3)
-            .connect(&db.url)
+    // Read before any of them can be redone (their jobs are re-enqueued once the crashed
+    // workers' heartbeats are 3 s silent).
+    let survived = succeeded_items(&db.pool, run).await;
+    let gone: Vec<Uuid> = acknowledged
+        .iter()
+        .filter(|p| !survived.contains(p))
+        .copied()
+        .collect();
+    assert!(
+        !gone.is_empty(),
+        "the crash lost no acknowledged commit: the asynchronous window was not exercised \
+         ({} acknowledged, all survived)",
+        acknowledged.len()
+    );
+    // The completion is announced only once it is durable: freeze the WAL writer again, wait
+    // for the NOTIFY, crash at once, and the run is still complete (and the lock released).
+    let mut listener = sqlx::postgres::PgListener::connect(&db.url)
+        .await
+        .expect("listen");
+    listener
+        .listen("ontofleet_run_completed")
+        .await
+        .expect("listen");
+    let wal_writer = stop_wal_writer(&db.pool).await;
+    let done: bool =
+        sqlx::query_scalar("SELECT status = 'completed' FROM migration_runs WHERE id = $1")
+            .bind(run)
+            .fetch_one(&db.pool)
             .await
-            .expect("reconnect after restart"),
-        ..db
-    };
-    assert_eq!(db.wait_run(run, RUN_TIMEOUT).await, "completed");
+            .expect("run status");
+    if !done {
+        let note = tokio::time::timeout(RUN_TIMEOUT, listener.recv())
+            .await
+            .expect("no completion announced")
+            .expect("notification");
+        assert_eq!(note.payload(), run.to_string());
+    }
     let recover = restarted.elapsed().as_secs_f64();
+    drop(listener);
+    let db = cluster.crash_restart_with(db, wal_writer).await;
+    let (status, holder): (String, Option<Uuid>) = sqlx::query_as(
+        "SELECT r.status, l.run_id FROM migration_runs r, migration_platform_lock l WHERE r.id = $1",
+    )
+    .bind(run)
+    .fetch_one(&db.pool)
+    .await
+    .expect("run after the crash");
+    assert_eq!(
+        (status.as_str(), holder),
+        ("completed", None),
+        "an announced completion survives a crash"
+    );
     assert_target(&db, &want).await;
     let row = measure(&db, run, "postgres crash-restart", recover).await;
-    assert!(
-        row.attempts > row.jobs,
-        "the crash interrupted no execution"
+    for p in &gone {
+        let redone: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM migration_attempts WHERE run_id = $1 AND project_id = $2 AND outcome = 'succeeded'",
+        )
+        .bind(run)
+        .bind(p)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            redone, 1,
+            "project {p}: a lost commit is redone exactly once"
+        );
+    }
+    println!(
+        "postgres crash-restart: {} acknowledged commit(s) lost in the crash, each redone once",
+        gone.len()
     );
     drop(fleet);
     db.pool.close().await;

@@ -227,9 +227,10 @@ async fn two_concurrent_executions_of_one_project_write_it_once() {
 }
 
 /// A job delivered again while its first execution still runs (an orphan rescue of a worker that
-/// was only slow, a queue row reset by hand): both executions start an attempt, the second waits
-/// for the project lock, then reads the item terminal in the load statement and stops before
-/// writing — no second attempt row, no log row, nothing rewritten.
+/// was only slow, a queue row reset by hand): both executions start an attempt and the second
+/// waits for the project lock; the first, no longer holding the queue row, rolls its
+/// transaction back (a `lost` attempt) and the second writes the project — one succeeded
+/// attempt, one log row per entity, nothing written twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_delivered_twice_at_once_writes_its_project_once() {
     let db = prepared(
@@ -319,9 +320,14 @@ async fn a_job_delivered_twice_at_once_writes_its_project_once() {
 
     let count = |sql: &'static str| db.count(sql);
     assert_eq!(
-        count("SELECT count(*) FROM migration_attempts").await,
+        count("SELECT count(*) FROM migration_attempts WHERE outcome = 'succeeded'").await,
         1,
-        "only the execution that wrote records an attempt"
+        "one execution wrote the project"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM migration_attempts WHERE outcome = 'lost'").await,
+        1,
+        "the execution that lost its queue row wrote nothing and says so"
     );
     assert_eq!(
         count("SELECT count(*) FROM migration_run_items WHERE status = 'succeeded'").await,
@@ -333,7 +339,7 @@ async fn a_job_delivered_twice_at_once_writes_its_project_once() {
     assert_eq!(
         count("SELECT count(*) FROM migration_log").await,
         entities,
-        "one log row per entity, none from the second execution"
+        "one log row per entity, none from the execution that lost its row"
     );
     assert_eq!(
         count("SELECT count(*) FROM onto_tasks").await

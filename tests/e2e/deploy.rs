@@ -13,21 +13,33 @@ use uuid::Uuid;
 use crate::expect::{assert_target, expected};
 use crate::{RUN_TIMEOUT, prepared, run_id};
 
-/// The KEDA trigger's query and target, from `kubectl kustomize deploy/overlays/dev` (or, where
-/// kubectl is missing, from the component file it renders).
-fn trigger() -> (String, f64) {
+/// `kubectl kustomize OVERLAY` (paths from the repository's root), or, where kubectl is
+/// missing, the source files it would render from, joined.
+fn render(overlay: &str, sources: &[&str]) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let rendered = std::process::Command::new("kubectl")
+    std::process::Command::new("kubectl")
         .arg("kustomize")
-        .arg(root.join("deploy/overlays/dev"))
+        .arg(root.join(overlay))
         .output()
         .ok()
         .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-    let yaml = rendered.unwrap_or_else(|| {
-        std::fs::read_to_string(root.join("deploy/components/keda/scaledobject.yaml"))
-            .expect("deploy/components/keda/scaledobject.yaml")
-    });
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_else(|| {
+            sources
+                .iter()
+                .map(|f| std::fs::read_to_string(root.join(f)).expect(f))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+}
+
+/// The KEDA trigger's query and target, from `kubectl kustomize deploy/overlays/dev` (or, where
+/// kubectl is missing, from the component file it renders).
+fn trigger() -> (String, f64) {
+    let yaml = render(
+        "deploy/overlays/dev",
+        &["deploy/components/keda/scaledobject.yaml"],
+    );
     // The value is a folded block (`>-`) in the source and a plain multi-line scalar once
     // rendered: either way, its lines are those indented below the key, joined by spaces.
     let lines: Vec<&str> = yaml.lines().collect();
@@ -286,5 +298,139 @@ async fn the_fleet_follows_the_backlog_up_and_back_to_zero() {
         "ran twice: {rerun:?}, running on the killed pod: {running:?}"
     );
     println!("timeline (s, backlog, replicas): {timeline:?}");
+    db.drop_db().await;
+}
+
+/// The worker configuration the manifests ship — the ConfigMap's `ontofleet.toml` — and the
+/// worker pod's `terminationGracePeriodSeconds`, from `kubectl kustomize deploy/overlays/prod`
+/// (or, where kubectl is missing, the base files it renders).
+fn shipped_worker_config() -> (String, u64) {
+    let yaml = render(
+        "deploy/overlays/prod",
+        &[
+            "deploy/base/configmap.yaml",
+            "deploy/base/worker-deployment.yaml",
+        ],
+    );
+    let lines: Vec<&str> = yaml.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with("ontofleet.toml: |"))
+        .expect("the ConfigMap's ontofleet.toml");
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let key = indent(lines[start]);
+    let body: Vec<&str> = lines[start + 1..]
+        .iter()
+        .take_while(|l| l.trim().is_empty() || indent(l) > key)
+        .copied()
+        .collect();
+    let strip = body
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| indent(l))
+        .min()
+        .unwrap_or(0);
+    let toml = body
+        .iter()
+        .map(|l| l.get(strip..).unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    // The worker Deployment's (serve has its own).
+    let grace = yaml
+        .split("\n---")
+        .find(|doc| {
+            doc.contains("kind: Deployment")
+                && doc.lines().any(|l| {
+                    l.trim()
+                        .strip_prefix("name:")
+                        .is_some_and(|n| n.trim().ends_with("ontofleet-worker"))
+                })
+        })
+        .and_then(|doc| {
+            doc.lines()
+                .find_map(|l| l.trim().strip_prefix("terminationGracePeriodSeconds:"))
+        })
+        .map(|v| v.trim().parse().expect("numeric grace"))
+        .expect("the worker Deployment's terminationGracePeriodSeconds");
+    (toml, grace)
+}
+
+/// HPA scale-in picks a pod in the middle of a 40 s project. With the configuration the
+/// manifests ship, the pod drains: the project finishes within the grace, the pod exits 0
+/// before Kubernetes would SIGKILL it, and the project ran once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scale_in_lets_a_long_project_finish() {
+    let (toml, termination) = shipped_worker_config();
+    let db = prepared(
+        "scalein",
+        &[
+            "--users",
+            "1",
+            "--projects-per-user",
+            "1",
+            "--tasks-per-project",
+            "4",
+            "--seed",
+            "30",
+        ],
+    )
+    .await;
+    let want = expected(&db).await;
+    let config = std::env::temp_dir().join(format!("{}-ontofleet.toml", db.name));
+    std::fs::write(&config, toml).expect("config file");
+    let log = std::fs::File::create(db.worker_log("scalein")).expect("log");
+    let mut pod = db
+        .command(&[
+            "--config",
+            config.to_str().expect("utf-8 path"),
+            "worker",
+            "--name",
+            "scalein",
+        ])
+        // One host for every simulated pod: no ops port; the rest is the shipped configuration.
+        .env("ONTOFLEET__TELEMETRY__LISTEN", "")
+        .env("ONTOFLEET__FAULTS__DELAY_MS", "40000")
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn the pod");
+    db.wait_workers(&["scalein"], Duration::from_secs(30)).await;
+    let run = run_id(&db.cli_ok(&["run", "start", "--all"]).await);
+    db.wait_until(
+        "SELECT count(*) FROM migration_run_items WHERE status = 'running'",
+        RUN_TIMEOUT,
+        "the project never started",
+    )
+    .await;
+    signal(&pod, "TERM");
+    let termed = Instant::now();
+    let exit = tokio::time::timeout(Duration::from_secs(termination), pod.wait())
+        .await
+        .unwrap_or_else(|_| {
+            panic!("the pod outlived terminationGracePeriodSeconds ({termination} s): SIGKILLed")
+        })
+        .expect("wait");
+    println!(
+        "scale-in: pod exited {exit} {:.1} s after SIGTERM (grace {termination} s)",
+        termed.elapsed().as_secs_f64()
+    );
+    assert_eq!(exit.code(), Some(0));
+    assert_eq!(
+        db.wait_run(run, Duration::from_secs(5)).await,
+        "completed",
+        "the drained pod finished the project itself"
+    );
+    let (attempts, recorded): (i32, i64) = sqlx::query_as(
+        "SELECT i.attempts, (SELECT count(*) FROM migration_attempts a WHERE a.run_id = i.run_id) \
+           FROM migration_run_items i WHERE i.run_id = $1",
+    )
+    .bind(run)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!((attempts, recorded), (1, 1), "one attempt");
+    assert_target(&db, &want).await;
+    let _ = std::fs::remove_file(&config);
     db.drop_db().await;
 }

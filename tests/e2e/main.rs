@@ -8,6 +8,7 @@ mod concurrency;
 mod deploy;
 mod expect;
 mod golden;
+mod holders;
 mod llm;
 mod lock;
 mod migration;

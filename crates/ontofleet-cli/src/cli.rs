@@ -5,10 +5,16 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
 
+/// `--version`: a test build (the `faults` feature) says so, and the test suites check it.
+#[cfg(feature = "faults")]
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (test build: fault injection)");
+#[cfg(not(feature = "faults"))]
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 #[derive(Debug, Parser)]
 #[command(
     name = "ontofleet",
-    version,
+    version = VERSION,
     about = "Migrate BuildOS legacy planning data into the ontology schema with a durable worker fleet"
 )]
 pub struct Cli {

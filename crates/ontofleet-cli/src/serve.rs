@@ -73,7 +73,7 @@ pub async fn serve(settings: &Settings, args: &ServeArgs) -> Result<(), CliError
         },
         events,
     };
-    let ops = ops_endpoints(&write, None);
+    let ops = ops_endpoints(&write, &[&write], None);
     let backlog = settings.telemetry.backlog.then(|| {
         tokio::spawn(export_backlog(
             read.clone(),

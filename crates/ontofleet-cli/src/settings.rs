@@ -21,6 +21,9 @@ pub struct Settings {
     pub lock: LockSettings,
     pub producer: ProducerConfig,
     pub retry: RetryPolicies,
+    /// Test builds only (the `faults` feature); absent from release binaries.
+    #[cfg(feature = "faults")]
+    #[serde(default)]
     pub faults: FaultSettings,
     pub pipeline: PipelineSettings,
     pub classifier: ontofleet_llm::ClassifierSettings,
@@ -58,8 +61,10 @@ pub struct PipelineSettings {
     pub chunk_tasks: usize,
 }
 
-/// Test-only fault injection; off unless configured.
+/// Test-only fault injection; off unless configured (`ONTOFLEET__FAULTS__*`).
+#[cfg(feature = "faults")]
 #[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
 pub struct FaultSettings {
     pub delay_ms: u64,
     /// `""` = off, `"*"` = every project, else a legacy project id.
@@ -70,6 +75,19 @@ pub struct FaultSettings {
     pub fail_attempts: u32,
 }
 
+#[cfg(feature = "faults")]
+impl Default for FaultSettings {
+    fn default() -> Self {
+        Self {
+            delay_ms: 0,
+            fail_project: String::new(),
+            fail_kind: "recoverable".to_owned(),
+            fail_attempts: 0,
+        }
+    }
+}
+
+#[cfg(feature = "faults")]
 impl FaultSettings {
     /// The worker's view, or a configuration error naming the bad key.
     pub fn parse(&self) -> Result<ontofleet_worker::Faults, CliError> {

@@ -13,13 +13,12 @@ use crate::commands::{TELEMETRY, require_schema};
 use crate::settings::Settings;
 
 pub async fn worker(settings: &Settings, args: &WorkerArgs) -> Result<(), CliError> {
+    #[cfg(feature = "faults")]
     let faults = settings.faults.parse()?;
     settings
         .classifier
         .check()
         .map_err(|e| CliError::usage(e.to_string()))?;
-    let pool = ontofleet_db::connect_worker(settings.require_database()?).await?;
-    require_schema(&pool).await?;
     let mut worker = settings.worker.clone();
     if let Some(c) = args.concurrency {
         if c == 0 {
@@ -30,14 +29,21 @@ pub async fn worker(settings: &Settings, args: &WorkerArgs) -> Result<(), CliErr
     if let Some(name) = &args.name {
         worker.name_prefix = name.clone();
     }
+    let database = settings.require_database()?;
+    ontofleet_worker::check_pool(&worker, database).map_err(CliError::usage)?;
+    let pools =
+        ontofleet_db::connect_worker_pools(database, ontofleet_queue::QUEUE_CONNECTIONS).await?;
+    require_schema(&pools.queue).await?;
     let handler = ontofleet_worker::HandlerSettings {
         policies: settings.retry,
         job_timeout: Duration::from_secs(settings.job.timeout_secs),
         lease: Duration::from_secs(settings.lock.lease_secs),
+        #[cfg(feature = "faults")]
         faults,
         day_first: settings.pipeline.day_first,
         chunk_tasks: settings.pipeline.chunk_tasks,
     };
+    #[cfg(feature = "faults")]
     if handler.faults.any() {
         tracing::warn!(faults = ?handler.faults, "fault injection enabled (test only)");
     }
@@ -58,7 +64,11 @@ pub async fn worker(settings: &Settings, args: &WorkerArgs) -> Result<(), CliErr
             .await
             .map_err(|e| CliError::usage(format!("cannot listen on {listen}: {e}")))?;
         tracing::info!(addr = %listener.local_addr().map_or(listen.clone(), |a| a.to_string()), "ops server: /livez /readyz /metrics");
-        let ops = ops_endpoints(&pool, Some(worker.name_prefix.clone()));
+        let ops = ops_endpoints(
+            &pools.queue,
+            &[&pools.jobs, &pools.queue],
+            Some(worker.name_prefix.clone()),
+        );
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(ontofleet_telemetry::server::serve(
             listener,
@@ -71,7 +81,7 @@ pub async fn worker(settings: &Settings, args: &WorkerArgs) -> Result<(), CliErr
     };
     let backlog = settings.telemetry.backlog.then(|| {
         tokio::spawn(export_backlog(
-            pool.clone(),
+            pools.queue.clone(),
             Duration::from_secs(settings.telemetry.backlog_interval_secs.max(1)),
         ))
     });
@@ -83,7 +93,7 @@ pub async fn worker(settings: &Settings, args: &WorkerArgs) -> Result<(), CliErr
             ops.start_draining();
         }
     };
-    let result = ontofleet_worker::run(pool, worker, handler, factory, shutdown).await;
+    let result = ontofleet_worker::run(pools, worker, handler, factory, shutdown).await;
     if let Some(task) = backlog {
         task.abort();
     }
@@ -98,12 +108,15 @@ pub async fn worker(settings: &Settings, args: &WorkerArgs) -> Result<(), CliErr
 
 /// The ops endpoints of a worker (or of `serve`, with no `prefix`): ready when the pool answers,
 /// the schema is installed and, for a worker, its process is registered with the queue;
-/// `/metrics` with the pool's gauges read at scrape time.
+/// `/metrics` with the pools' gauges read at scrape time. Probes run on the queue pool, which
+/// no job transaction holds.
 pub(crate) fn ops_endpoints(
-    pool: &PgPool,
+    probe: &PgPool,
+    pools: &[&PgPool],
     prefix: Option<String>,
 ) -> Arc<ontofleet_telemetry::server::Ops> {
-    let (ready_pool, metrics_pool) = (pool.clone(), pool.clone());
+    let ready_pool = probe.clone();
+    let metrics_pools: Vec<PgPool> = pools.iter().map(|&p| p.clone()).collect();
     // Once every migration this binary knows is applied, the schema stays current for the
     // process's life: later probes check only the pool and the registration.
     let schema_current = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -143,8 +156,9 @@ pub(crate) fn ops_endpoints(
         Box::new(move || {
             use opentelemetry::KeyValue;
             let gauge = &ontofleet_telemetry::metrics().db_pool_connections;
-            let idle = metrics_pool.num_idle() as u64;
-            let size = u64::from(metrics_pool.size());
+            // The process's connections: both pools together.
+            let idle: u64 = metrics_pools.iter().map(|p| p.num_idle() as u64).sum();
+            let size: u64 = metrics_pools.iter().map(|p| u64::from(p.size())).sum();
             gauge.record(idle, &[KeyValue::new("state", "idle")]);
             gauge.record(
                 size.saturating_sub(idle),

@@ -195,6 +195,13 @@ async fn finish_run(
     run_id: Uuid,
     c: &Counters,
 ) -> Result<RunStatus, ControlError> {
+    // Workers commit asynchronously (`ontofleet_db::connect_worker`): a crash may take their
+    // last commits, which their jobs then redo. Not this one: its NOTIFY ends `run start
+    // --watch`, live streams and scripts, and its lock release lets the next run start, so it
+    // is durable before anyone hears of it. The flush also makes every earlier commit durable.
+    sqlx::query("SET LOCAL synchronous_commit = on")
+        .execute(&mut *conn)
+        .await?;
     let final_status = if c.status == "cancelling" {
         RunStatus::Cancelled
     } else if c.partial + c.failed + c.skipped + c.cancelled > 0 {

@@ -1,5 +1,5 @@
-//! The platform lock: one row, a lease (`expires_at`) renewed by the producer and by workers,
-//! and a fencing token that grows by one at every acquisition. Item commits check the token
+//! The platform lock: one row, a lease (`expires_at`) renewed by the producer, by item commits
+//! and by the heartbeats of live workers while the run is active, and a fencing token that grows by one at every acquisition. Item commits check the token
 //! inside their transaction, so a run that lost the lock cannot write.
 
 use std::time::Duration;
@@ -140,11 +140,16 @@ pub async fn release(
     Ok(done.rows_affected() == 1)
 }
 
-/// Clear the lock whatever holds it, recording who did it. Returns the run that held it.
+/// Clear the lock whatever holds it, recording who did it. Returns the run that held it. The
+/// caller's transaction commits durably (whatever the session's `synchronous_commit`): the
+/// release lets the next platform run start.
 pub async fn force_release(
     conn: &mut PgConnection,
     by: &str,
 ) -> Result<Option<Uuid>, ControlError> {
+    sqlx::query("SET LOCAL synchronous_commit = on")
+        .execute(&mut *conn)
+        .await?;
     let previous: Option<Option<Uuid>> = sqlx::query_scalar(
         "WITH old AS (SELECT run_id FROM migration_platform_lock WHERE id = 1 FOR UPDATE) \
          UPDATE migration_platform_lock l SET run_id = NULL, holder = NULL, expires_at = NULL, \
@@ -183,6 +188,31 @@ pub async fn renew_unless_busy(
         lease,
     )
     .await
+}
+
+/// Renew the lease of the run that holds the lock while that run is being worked on (active,
+/// and a live worker is asking: this is called from workers' heartbeats), so the lease
+/// measures the fleet's liveness, not its commits: a project longer than the lease, or a run
+/// whose items wait out a server's `Retry-After`, keeps the platform; once every worker is
+/// gone the lease lapses and a new platform run may take over. At most one renewal per quarter
+/// of `lease` (every worker's beat asks), and never waiting for the lock row (a takeover or
+/// release holding it wins). The run is read by a scalar sub-select, which PostgreSQL runs per
+/// lock row by primary key: an `EXISTS` may be planned as a join that reads every run whole.
+/// Returns whether it renewed.
+pub async fn renew_active(conn: &mut PgConnection, lease: Duration) -> Result<bool, ControlError> {
+    let done = sqlx::query(
+        "UPDATE migration_platform_lock l SET renewed_at = clock_timestamp(), \
+                expires_at = clock_timestamp() + make_interval(secs => $1) \
+          WHERE l.id = (SELECT id FROM migration_platform_lock WHERE id = 1 FOR UPDATE SKIP LOCKED) \
+            AND l.run_id IS NOT NULL \
+            AND l.renewed_at < clock_timestamp() - make_interval(secs => $1 / 4) \
+            AND coalesce((SELECT r.lock_token = l.token AND r.status IN ('running', 'cancelling') \
+                            FROM migration_runs r WHERE r.id = l.run_id), false)",
+    )
+    .bind(lease.as_secs_f64())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// The lease renewal; `row` is a fixed condition choosing the lock row (waiting for it or not).

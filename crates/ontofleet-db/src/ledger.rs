@@ -213,6 +213,9 @@ pub struct Begun {
     /// The run as it was when the attempt started.
     #[sqlx(flatten)]
     pub run: RunRow,
+    /// The worker still held the job's queue row; if not, nothing was changed and the job is
+    /// no longer this execution's.
+    pub holds: bool,
     #[sqlx(flatten)]
     attempt: MaybeAttempt,
 }
@@ -238,27 +241,36 @@ impl Begun {
 }
 
 /// Start of an attempt, with the run read in the same statement (one round trip per job
-/// instead of two): the item becomes `running` unless it is already terminal or the run is
-/// cancelling. Returns `None` when the run does not exist.
+/// instead of two): the item becomes `running` unless it is already terminal, the run is
+/// cancelling, or `worker` no longer holds the job's queue row `job_id` (re-enqueued after
+/// missed heartbeats: the item is then the next holder's to count). Returns `None` when the
+/// run does not exist.
 pub async fn begin_attempt(
     pool: &PgPool,
     run_id: Uuid,
     project_id: Uuid,
     worker: &str,
+    job_id: &str,
 ) -> Result<Option<Begun>, DbError> {
+    // The holder check reads the queue row by primary key (apalis-postgres's `apalis.jobs`,
+    // whose `lock_by` names the claiming worker; see ontofleet-queue).
     let sql = format!(
         "WITH r AS (SELECT {RUN_COLUMNS} FROM migration_runs WHERE id = $1), \
+              h AS (SELECT EXISTS (SELECT 1 FROM apalis.jobs j WHERE j.id = $4 AND j.lock_by = $3 \
+                                     AND j.status = 'Running') AS holds), \
               a AS (UPDATE migration_run_items SET status = 'running', attempts = attempts + 1, worker = $3, \
                            started_at = coalesce(started_at, now()), updated_at = now() \
                      WHERE run_id = $1 AND project_id = $2 AND status IN ('queued', 'running', 'retrying') \
                        AND EXISTS (SELECT 1 FROM r WHERE r.status NOT IN ('cancelling', 'cancelled')) \
+                       AND (SELECT holds FROM h) \
                  RETURNING attempts AS attempt, attempts - attempt_base AS policy_attempt, fallback_next AS fallback) \
-         SELECT r.*, a.* FROM r LEFT JOIN a ON true"
+         SELECT r.*, (SELECT holds FROM h) AS holds, a.* FROM r LEFT JOIN a ON true"
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(run_id)
         .bind(project_id)
         .bind(worker)
+        .bind(job_id)
         .fetch_optional(pool)
         .await?)
 }

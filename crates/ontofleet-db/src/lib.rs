@@ -16,7 +16,9 @@ pub use migrate::{
     LEGACY_TABLES, MIGRATOR, MigrationState, migrate_all, migration_status,
     refresh_stats_if_present, reset_app_data,
 };
-pub use pool::{DbSettings, connect, connect_api, connect_worker};
+pub use pool::{
+    DbSettings, WorkerPools, connect, connect_api, connect_worker, connect_worker_pools,
+};
 
 /// Re-exported so that dependants share one sqlx version without naming it themselves.
 pub use sqlx;

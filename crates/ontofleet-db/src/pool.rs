@@ -32,23 +32,66 @@ impl std::fmt::Debug for DbSettings {
     }
 }
 
-/// The URL with any password replaced, for logs and error messages.
+/// The URL with any password replaced, for logs and error messages: the userinfo's, and every
+/// query parameter whose (percent-decoded, case-folded) name ends in `password` (`password`,
+/// `sslpassword`). The rest of the URL is kept as written.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let creds = &url[scheme + 3..at];
-            match creds.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme + 3],
-                    &creds[..colon],
-                    &url[at..]
-                ),
-                None => url.to_owned(),
+    let Some(scheme) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme + 3..];
+    // The authority ends at the path, the query or the fragment; an `@` after it is not the
+    // userinfo's.
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rfind('@') {
+        Some(at) => match authority[..at].find(':') {
+            Some(colon) => format!("{}:***{}", &authority[..colon], &authority[at..]),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    let (before_fragment, fragment) = tail.split_at(tail.find('#').unwrap_or(tail.len()));
+    let tail = match before_fragment.split_once('?') {
+        Some((path, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if is_password_key(key) => format!("{key}=***"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}{fragment}", params.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{}{authority}{tail}", &url[..scheme + 3])
+}
+
+/// A query parameter carrying a password, as libpq and sqlx read its name.
+fn is_password_key(key: &str) -> bool {
+    let mut decoded = Vec::with_capacity(key.len());
+    let mut i = 0;
+    while i < key.len() {
+        let escaped = (key.as_bytes()[i] == b'%')
+            .then(|| key.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match escaped {
+            Some(b) => {
+                decoded.push(b);
+                i += 3;
+            }
+            None => {
+                decoded.push(key.as_bytes()[i]);
+                i += 1;
             }
         }
-        _ => url.to_owned(),
     }
+    String::from_utf8_lossy(&decoded)
+        .trim()
+        .to_ascii_lowercase()
+        .ends_with("password")
 }
 
 /// Open a pool and check that the database answers.
@@ -76,6 +119,36 @@ pub async fn connect(settings: &DbSettings) -> Result<PgPool, DbError> {
 /// closed fails its next statement instead, which is a `recoverable` error, retried with backoff.
 pub async fn connect_worker(settings: &DbSettings) -> Result<PgPool, DbError> {
     connect_with(settings, true).await
+}
+
+/// A worker process's two pools ([`connect_worker_pools`]).
+#[derive(Debug, Clone)]
+pub struct WorkerPools {
+    /// The job transactions' pool: `database.max_connections` connections, one per running
+    /// job at most.
+    pub jobs: PgPool,
+    /// The queue machinery's own small pool (fetcher, listener, heartbeat, acknowledgements,
+    /// ops probes): none of them ever waits behind a job transaction.
+    pub queue: PgPool,
+}
+
+/// The two pools of a worker process, with [`connect_worker`]'s session settings: one of
+/// `settings.max_connections` for the job transactions, and one of `queue_connections` for
+/// the queue machinery. A process opens at most the sum of both.
+pub async fn connect_worker_pools(
+    settings: &DbSettings,
+    queue_connections: u32,
+) -> Result<WorkerPools, DbError> {
+    let jobs = connect_with(settings, true).await?;
+    let queue = connect_with(
+        &DbSettings {
+            max_connections: queue_connections,
+            ..settings.clone()
+        },
+        true,
+    )
+    .await?;
+    Ok(WorkerPools { jobs, queue })
 }
 
 /// A pool for the admin API: `max` connections whose sessions have a `statement_timeout` and,
@@ -150,5 +223,54 @@ mod tests {
         );
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("postgres:///db"), "postgres:///db");
+    }
+
+    /// Every way libpq and sqlx accept a password in a URL: in the userinfo, and as a query
+    /// parameter (first, later, repeated, any case, percent-encoded, with the SSL key's
+    /// passphrase beside it); nothing else in the URL changes.
+    #[test]
+    fn passwords_in_query_parameters_are_redacted() {
+        for (url, want) in [
+            (
+                "postgres://h/db?password=s3cret",
+                "postgres://h/db?password=***",
+            ),
+            (
+                "postgresql://h:5432/db?sslmode=require&password=s3cret",
+                "postgresql://h:5432/db?sslmode=require&password=***",
+            ),
+            (
+                "postgres://u@h/db?password=s3cret&application_name=x",
+                "postgres://u@h/db?password=***&application_name=x",
+            ),
+            (
+                "postgres://u:s3cret@h/db?PASSWORD=s3cret",
+                "postgres://u:***@h/db?PASSWORD=***",
+            ),
+            (
+                "postgres://h/db?pass%77ord=s3cret",
+                "postgres://h/db?pass%77ord=***",
+            ),
+            (
+                "postgres://h/db?sslpassword=s3cret&password=s3cret&password=again",
+                "postgres://h/db?sslpassword=***&password=***&password=***",
+            ),
+            (
+                "postgres://h/db?password=s3cret#frag",
+                "postgres://h/db?password=***#frag",
+            ),
+            (
+                "postgres://u:p%40ss@h/db?host=/run/pg",
+                "postgres://u:***@h/db?host=/run/pg",
+            ),
+            (
+                "postgres://h/db?user=u&passwordx=kept",
+                "postgres://h/db?user=u&passwordx=kept",
+            ),
+        ] {
+            let got = redact(url);
+            assert_eq!(got, want, "{url}");
+            assert!(!got.contains("s3cret") && !got.contains("again"), "{got}");
+        }
     }
 }

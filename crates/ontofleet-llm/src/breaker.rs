@@ -1,7 +1,10 @@
 //! The circuit breaker of one endpoint: after `threshold` consecutive failed calls it opens
 //! for `cooldown`, during which calls fail at once without touching the network, so a fleet
 //! stops hammering a dead or misconfigured endpoint. After the cool-down one call is let
-//! through (half-open): its success closes the breaker, its failure opens it again.
+//! through (half-open): its success closes the breaker, its failure opens it again. Every
+//! admitted call holds an [`Admission`]; a probe dropped before it reports (the job's timeout,
+//! a cancelled job, a call that never got its permit) gives the half-open slot back, so the
+//! breaker can never stay open for the life of the process.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -40,6 +43,38 @@ pub struct Open {
     pub remaining: Duration,
 }
 
+/// An admitted call. Report how it ended with [`Admission::success`] or
+/// [`Admission::failure`]; dropped unreported (cancelled, timed out), it frees the half-open
+/// probe it may hold and counts as nothing.
+#[derive(Debug)]
+#[must_use = "report the call's end, or drop it to abandon the call"]
+pub struct Admission<'a> {
+    breaker: &'a Breaker,
+    probe: bool,
+}
+
+impl Admission<'_> {
+    /// The call succeeded (the endpoint answered, even if the answer was unusable).
+    pub fn success(mut self) {
+        self.probe = false;
+        self.breaker.succeeded();
+    }
+
+    /// The call failed in a way that says the endpoint is down or refuses us.
+    pub fn failure(mut self, trip: Trip) {
+        self.probe = false;
+        self.breaker.failed(trip);
+    }
+}
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        if self.probe {
+            self.breaker.abandoned();
+        }
+    }
+}
+
 impl Breaker {
     /// A closed breaker.
     pub fn new(threshold: u32, cooldown: Duration) -> Self {
@@ -61,10 +96,14 @@ impl Breaker {
     }
 
     /// May a call go out now? `Err` while open (or while the half-open probe is in flight).
-    pub fn admit(&self) -> Result<(), Open> {
+    /// The call reports its end through the returned [`Admission`].
+    pub fn admit(&self) -> Result<Admission<'_>, Open> {
         let mut s = self.lock();
         let Some(until) = s.open_until else {
-            return Ok(());
+            return Ok(Admission {
+                breaker: self,
+                probe: false,
+            });
         };
         let now = Instant::now();
         if now < until || s.probing {
@@ -76,19 +115,20 @@ impl Breaker {
             });
         }
         s.probing = true;
-        Ok(())
+        Ok(Admission {
+            breaker: self,
+            probe: true,
+        })
     }
 
-    /// A call succeeded (the endpoint answered, even if the answer was unusable).
-    pub fn success(&self) {
+    fn succeeded(&self) {
         let mut s = self.lock();
         s.failures = 0;
         s.open_until = None;
         s.probing = false;
     }
 
-    /// A call failed in a way that says the endpoint is down or refuses us.
-    pub fn failure(&self, trip: Trip) {
+    fn failed(&self, trip: Trip) {
         let mut s = self.lock();
         s.failures = s.failures.saturating_add(1);
         if s.probing || s.failures >= self.threshold {
@@ -106,6 +146,11 @@ impl Breaker {
         }
     }
 
+    /// A probe that ended without an answer either way: the next call may probe.
+    fn abandoned(&self) {
+        self.lock().probing = false;
+    }
+
     /// Whether calls are being refused now (the `ontofleet_classifier_breaker_open` gauge).
     pub fn is_open(&self) -> bool {
         let s = self.lock();
@@ -121,37 +166,50 @@ mod tests {
     fn opens_after_threshold_and_probes_after_cooldown() {
         let b = Breaker::new(3, Duration::from_millis(50));
         for _ in 0..2 {
-            assert!(b.admit().is_ok());
-            b.failure(Trip::Misconfigured);
+            b.admit().unwrap().failure(Trip::Misconfigured);
         }
         assert!(!b.is_open());
-        assert!(b.admit().is_ok());
-        b.failure(Trip::Misconfigured);
+        b.admit().unwrap().failure(Trip::Misconfigured);
         assert!(b.is_open());
         let open = b.admit().unwrap_err();
         assert_eq!(open.trip, Trip::Misconfigured);
         assert!(open.remaining >= Duration::from_secs(1), "rounded up");
         std::thread::sleep(Duration::from_millis(60));
         // Half-open: one probe, the others still refused.
-        assert!(b.admit().is_ok());
+        let probe = b.admit().unwrap();
         assert!(b.admit().is_err());
-        b.failure(Trip::Unavailable);
+        probe.failure(Trip::Unavailable);
         assert_eq!(b.admit().unwrap_err().trip, Trip::Unavailable);
         std::thread::sleep(Duration::from_millis(60));
-        assert!(b.admit().is_ok());
-        b.success();
+        b.admit().unwrap().success();
         assert!(!b.is_open());
-        assert!(b.admit().is_ok() && b.admit().is_ok());
+        let (one, two) = (b.admit(), b.admit());
+        assert!(one.is_ok() && two.is_ok());
     }
 
     #[test]
     fn success_resets_the_count() {
         let b = Breaker::new(2, Duration::from_secs(60));
-        b.failure(Trip::Unavailable);
-        b.success();
-        b.failure(Trip::Unavailable);
+        b.admit().unwrap().failure(Trip::Unavailable);
+        b.admit().unwrap().success();
+        b.admit().unwrap().failure(Trip::Unavailable);
         assert!(!b.is_open());
-        b.failure(Trip::Unavailable);
+        b.admit().unwrap().failure(Trip::Unavailable);
         assert!(b.is_open());
+    }
+
+    #[test]
+    fn a_dropped_probe_lets_the_next_call_probe() {
+        let b = Breaker::new(1, Duration::from_millis(20));
+        b.admit().unwrap().failure(Trip::Unavailable);
+        std::thread::sleep(Duration::from_millis(30));
+        let probe = b.admit().unwrap();
+        assert!(b.admit().is_err(), "one probe at a time");
+        drop(probe);
+        assert!(b.admit().is_ok(), "an abandoned probe frees the slot");
+        // An ordinary (closed-state) admission dropped unreported changes nothing.
+        let b = Breaker::new(1, Duration::from_secs(60));
+        drop(b.admit().unwrap());
+        assert!(!b.is_open());
     }
 }

@@ -201,19 +201,23 @@ impl OpenAiClassifier {
         field_chars: usize,
         rung: Rung,
     ) -> Result<HashMap<usize, String>, CallError> {
-        if let Err(open) = self.breaker.admit() {
-            self.stats.refused.fetch_add(1, Ordering::Relaxed);
-            record_call("refused", None);
-            return Err(match open.trip {
-                Trip::Misconfigured => CallError::Misconfigured(
-                    "circuit breaker open after repeated refusals (key, quota or model)".to_owned(),
-                ),
-                Trip::Unavailable => CallError::Transient {
-                    message: "circuit breaker open after repeated failures".to_owned(),
-                    retry_after: Some(open.remaining),
-                },
-            });
-        }
+        let admission = match self.breaker.admit() {
+            Ok(admission) => admission,
+            Err(open) => {
+                self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                record_call("refused", None);
+                return Err(match open.trip {
+                    Trip::Misconfigured => CallError::Misconfigured(
+                        "circuit breaker open after repeated refusals (key, quota or model)"
+                            .to_owned(),
+                    ),
+                    Trip::Unavailable => CallError::Transient {
+                        message: "circuit breaker open after repeated failures".to_owned(),
+                        retry_after: Some(open.remaining),
+                    },
+                });
+            }
+        };
         let body = protocol::request(
             &self.model,
             &self.system,
@@ -244,9 +248,9 @@ impl OpenAiClassifier {
             r
         };
         match &result {
-            Err(CallError::Transient { .. }) => self.breaker.failure(Trip::Unavailable),
-            Err(CallError::Misconfigured(_)) => self.breaker.failure(Trip::Misconfigured),
-            _ => self.breaker.success(),
+            Err(CallError::Transient { .. }) => admission.failure(Trip::Unavailable),
+            Err(CallError::Misconfigured(_)) => admission.failure(Trip::Misconfigured),
+            _ => admission.success(),
         }
         ontofleet_telemetry::metrics()
             .classifier_breaker_open

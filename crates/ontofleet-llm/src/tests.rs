@@ -535,3 +535,36 @@ async fn the_model_answer_wins_where_rules_would_guess() {
     assert_eq!(keys, table.map(|(_, k)| k.to_owned()));
     assert_eq!(calls(&fake), 1);
 }
+
+/// The half-open probe dropped mid-call (the job's timeout, a cancelled job) must not leave
+/// the breaker refusing every later call: the next call becomes the probe.
+#[tokio::test]
+async fn a_probe_cancelled_mid_call_does_not_keep_the_breaker_open() {
+    let fake = scripted(vec![
+        Fault::Status(500),
+        Fault::Status(500),
+        Fault::Status(500),
+        Fault::Slow(5_000),
+    ])
+    .await;
+    let c = OpenAiClassifier::new(
+        &ClassifierSettings {
+            breaker_cooldown_secs: 1,
+            ..settings(fake.base_url())
+        },
+        keys(),
+    )
+    .unwrap();
+    for _ in 0..3 {
+        assert!(c.classify(&texts(1)).await.is_err());
+    }
+    assert!(c.breaker_open());
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let cancelled = tokio::time::timeout(Duration::from_millis(300), c.classify(&texts(1))).await;
+    assert!(cancelled.is_err(), "the probe was still in flight");
+    assert_eq!(calls(&fake), 4, "the probe went out");
+    let next = c.classify(&texts(1)).await;
+    assert!(next.is_ok(), "refused after a cancelled probe: {next:?}");
+    assert_eq!(calls(&fake), 5);
+    assert!(!c.breaker_open());
+}

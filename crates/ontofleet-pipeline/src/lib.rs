@@ -23,7 +23,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::classify::{Classification, Classifier, ClassifyError, RulesClassifier, TaskText};
-pub use crate::preclassify::{Preclassified, preclassify};
+pub use crate::preclassify::{ChunkAnswers, Preclassified, preclassify};
 use crate::templates::TemplateCatalog;
 pub use crate::transform::RunContext;
 use crate::transform::{EdgeCounts, ProjectPlan, Tally, TaskBatch};
@@ -199,7 +199,16 @@ pub async fn migrate_project(
         .instrument(tracing::info_span!("load"))
         .await?
     {
-        let batch = transform_chunk(pipeline, ctx, &outline, &plan, &chunk, pre)
+        // A remote classifier's answers for this chunk, read back from the cache.
+        let answers = if pre.ahead() && !ctx.fallback {
+            let ids: Vec<Uuid> = chunk.tasks.iter().map(|t| t.data.id).collect();
+            pre.answers(&mut *conn, pipeline.classifier.as_ref(), &ids)
+                .instrument(tracing::info_span!("load"))
+                .await?
+        } else {
+            ChunkAnswers::default()
+        };
+        let batch = transform_chunk(pipeline, ctx, &outline, &plan, &chunk, &answers)
             .instrument(tracing::info_span!("transform"))
             .await?;
         drop(chunk);
@@ -245,7 +254,7 @@ async fn transform_chunk(
     outline: &load::Outline,
     plan: &ProjectPlan,
     chunk: &load::Chunk,
-    pre: &Preclassified,
+    answers: &ChunkAnswers,
 ) -> Result<TaskBatch, PipelineError> {
     // Classify only the tasks whose rows will be written: unchanged ones keep their props.
     let to_classify = transform::tasks::tasks_to_write(plan, &outline.mappings, chunk);
@@ -267,7 +276,7 @@ async fn transform_chunk(
             to_classify
                 .iter()
                 .zip(&texts)
-                .map(|(t, text)| match pre.get(t.data.id, &t.checksum) {
+                .map(|(t, text)| match answers.get(t.data.id, &t.checksum) {
                     Some(c) => c.clone(),
                     None => Classification::fallback(text, "changed after classification"),
                 })

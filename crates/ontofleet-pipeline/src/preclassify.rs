@@ -7,9 +7,12 @@
 //! `classification_cache` under the same checksum and fingerprint is not sent again, and the
 //! rest go to the classifier in batches of [`Classifier::batch_size`], a few at once. Answers
 //! are cached batch by batch as they arrive, so a job retried after a failed call pays only
-//! for the batches that did not answer. Inside the transaction, [`Preclassified::get`] hands
-//! the answers out by task id *and* checksum: a row that changed in between is not matched,
-//! and the transform classifies it with `rules(fallback)`.
+//! for the batches that did not answer. Nothing is kept in memory beyond the chunk at hand:
+//! inside the transaction, each chunk's answers are read back from the cache
+//! ([`Preclassified::answers`], by primary key) and handed out by task id *and* checksum, so a
+//! row that changed in between is not matched, and the transform classifies it with
+//! `rules(fallback)`. A worker's memory per job stays bounded by the chunk, whatever the
+//! project's size.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,7 +20,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -29,15 +32,38 @@ use crate::{Pipeline, PipelineError, RunContext};
 /// calls in flight per worker).
 const PARALLEL_BATCHES: usize = 4;
 
-/// Answers for one project, by task id, with the checksum of the row they were made for.
+/// What the pre-classification of one project did; its answers wait in `classification_cache`
+/// for [`Preclassified::answers`], one chunk at a time.
 #[derive(Debug, Default)]
 pub struct Preclassified {
-    by_task: HashMap<Uuid, (String, Classification)>,
+    /// The classifier's fingerprint, when it classified ahead (a remote classifier, not in
+    /// fallback mode).
+    fingerprint: Option<String>,
     /// Calls made to the classifier for this project (cache hits make none).
     pub calls: usize,
     /// Tasks answered from the cache.
     pub cached: usize,
+    /// Tasks with an answer (cached or new).
+    pub answered: usize,
 }
+
+/// One chunk's answers, by task id, with the checksum of the row each was made for.
+#[derive(Debug, Default)]
+pub struct ChunkAnswers(HashMap<Uuid, (String, Classification)>);
+
+impl ChunkAnswers {
+    /// The classification made for task `id` as of the row whose checksum is `checksum`.
+    pub fn get(&self, id: Uuid, checksum: &str) -> Option<&Classification> {
+        self.0
+            .get(&id)
+            .filter(|(sum, _)| sum == checksum)
+            .map(|(_, c)| c)
+    }
+}
+
+/// The cache entries of the tasks `$1` for fingerprint `$2`, by primary key.
+const ANSWERS_SQL: &str = "SELECT c.task_id, c.checksum, c.result FROM unnest($1::uuid[]) AS k(id) \
+   JOIN classification_cache c ON c.task_id = k.id AND c.fingerprint = $2";
 
 impl Preclassified {
     /// Nothing classified ahead (an in-process classifier, or fallback mode).
@@ -45,22 +71,37 @@ impl Preclassified {
         Self::default()
     }
 
-    /// The classification made for task `id` as of the row whose checksum is `checksum`.
-    pub fn get(&self, id: Uuid, checksum: &str) -> Option<&Classification> {
-        self.by_task
-            .get(&id)
-            .filter(|(sum, _)| sum == checksum)
-            .map(|(_, c)| c)
+    /// Whether the answers come from the cache (the transform must not call the classifier).
+    pub fn ahead(&self) -> bool {
+        self.fingerprint.is_some()
     }
 
-    /// Number of tasks with an answer.
-    pub fn len(&self) -> usize {
-        self.by_task.len()
-    }
-
-    /// Whether no task has an answer.
-    pub fn is_empty(&self) -> bool {
-        self.by_task.is_empty()
+    /// The answers for the tasks `ids` (a chunk), read from the cache in the caller's
+    /// transaction. Empty when nothing was classified ahead.
+    pub async fn answers(
+        &self,
+        conn: &mut PgConnection,
+        classifier: &dyn Classifier,
+        ids: &[Uuid],
+    ) -> Result<ChunkAnswers, PipelineError> {
+        let Some(fingerprint) = self.fingerprint.as_deref() else {
+            return Ok(ChunkAnswers::default());
+        };
+        if ids.is_empty() {
+            return Ok(ChunkAnswers::default());
+        }
+        let rows: Vec<(Uuid, String, Value)> = sqlx::query_as(ANSWERS_SQL)
+            .bind(ids)
+            .bind(fingerprint)
+            .fetch_all(conn)
+            .await?;
+        Ok(ChunkAnswers(
+            rows.into_iter()
+                .filter_map(|(id, sum, result)| {
+                    from_cache(result, classifier).map(|c| (id, (sum, c)))
+                })
+                .collect(),
+        ))
     }
 }
 
@@ -186,7 +227,10 @@ async fn classify_ahead(
         .bind(ctx.include_completed_tasks)
         .fetch_one(pool)
         .await?;
-    let mut out = Preclassified::default();
+    let mut out = Preclassified {
+        fingerprint: Some(fingerprint.to_owned()),
+        ..Preclassified::default()
+    };
     for ids in ids.chunks(pipeline.chunk_tasks.max(1)) {
         // The connection goes back to the pool before any call is made.
         let lines: Vec<TaskLine> = sqlx::query_as(LINES_SQL)
@@ -207,10 +251,7 @@ async fn classify_ahead(
                 .filter(|_| line.cached_sum.as_deref() == Some(checksum.as_str()))
                 .and_then(|v| from_cache(v, classifier));
             match hit {
-                Some(c) => {
-                    out.cached += 1;
-                    out.by_task.insert(task.id, (checksum, c));
-                }
+                Some(_) => out.cached += 1,
                 None => pending.push(Pending { checksum, task }),
             }
         }
@@ -235,11 +276,9 @@ async fn classify_ahead(
         if let Some(e) = failure {
             return Err(PipelineError::Classifier(e));
         }
-        for (i, c) in answers {
-            let p = &pending[i];
-            out.by_task.insert(p.task.id, (p.checksum.clone(), c));
-        }
+        out.answered += answers.len();
     }
+    out.answered += out.cached;
     Ok(out)
 }
 

@@ -16,7 +16,8 @@ pub use admin::{
 };
 pub use enqueue::{QUEUE, enqueue_payloads, enqueue_projects};
 pub use worker::{
-    Handled, JobContext, JobHandler, JobOutcome, WorkerSettings, record_outcome, run_workers,
+    Handled, JobContext, JobHandler, JobOutcome, QUEUE_CONNECTIONS, WorkerSettings, record_outcome,
+    run_workers,
 };
 
 /// The apalis-postgres schema migrations, run by `ontofleet_db::migrate_all`.

@@ -40,6 +40,11 @@ pub struct WorkerSettings {
     pub shutdown_grace_secs: u64,
 }
 
+/// Size of the pool a worker process's queue machinery runs on ([`run_workers`]): the
+/// fetcher's connection, the listener's, and two for the heartbeat, the acknowledgements, the
+/// shutdown's give-back and the process's ops probes.
+pub const QUEUE_CONNECTIONS: u32 = 4;
+
 /// Context of one execution, handed to the handler.
 #[derive(Debug, Clone)]
 pub struct JobContext {
@@ -67,13 +72,14 @@ pub enum JobOutcome {
     Abort(String),
 }
 
-/// A handler's answer: the outcome, and whether the handler already wrote it to the queue row
-/// inside its own committed transaction ([`record_outcome`]).
+/// A handler's answer: the outcome, and whether the queue row needs nothing more from this
+/// worker — the handler wrote the outcome inside its own committed transaction
+/// ([`record_outcome`]), or found the row no longer held by this worker ([`Handled::lost`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Handled {
     /// What happens to the job.
     pub outcome: JobOutcome,
-    /// The queue row already carries the outcome.
+    /// Nothing is left for the batched acknowledgement to write.
     pub recorded: bool,
 }
 
@@ -93,6 +99,14 @@ impl Handled {
             recorded: true,
         }
     }
+
+    /// The job was re-enqueued under this worker (it missed its heartbeats) and belongs to
+    /// whoever claims it next: this execution wrote nothing, and its row is not ours to touch.
+    pub fn lost() -> Self {
+        Self::recorded(JobOutcome::Abort(
+            "lost: re-enqueued while this worker ran it".to_owned(),
+        ))
+    }
 }
 
 /// The business side of a job; implemented by `ontofleet-worker`.
@@ -104,11 +118,24 @@ pub trait JobHandler: Send + Sync + 'static {
         payload: Vec<u8>,
         ctx: JobContext,
     ) -> Pin<Box<dyn Future<Output = Handled> + Send + '_>>;
+
+    /// Called at every heartbeat of a live worker, on the queue's connection, after the beat is
+    /// recorded: work whose liveness is the fleet's (the worker renews the platform lock's
+    /// lease of the run being worked on). Must be short and must not fail the beat.
+    fn on_beat<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        let _ = conn;
+        Box::pin(async {})
+    }
 }
 
 /// Write `outcome` to the job's queue row in the caller's transaction, so the job is finished
 /// exactly when the caller's effects commit. Returns whether this worker still held the row (a
-/// row re-enqueued after missed heartbeats belongs to whoever claims it next).
+/// row re-enqueued after missed heartbeats belongs to whoever claims it next): on `false` the
+/// caller must roll its transaction back. On `true` the row stays locked by the caller's
+/// transaction until it ends, so no rescue can take it in between.
 pub async fn record_outcome(
     conn: &mut PgConnection,
     ctx: &JobContext,
@@ -155,7 +182,10 @@ pub fn worker_name(prefix: &str, instance: &str, restarts: usize) -> String {
 }
 
 /// Run the worker until `shutdown` resolves, then drain in-flight jobs for up to the grace
-/// period. Errors restart the inner worker under a new name.
+/// period. Errors restart the inner worker under a new name. `pool` is the queue's own: the
+/// fetcher keeps one connection of it and the NOTIFY listener another, and the heartbeat and
+/// the acknowledgements share the rest, so they never wait behind the handler's job
+/// transactions (which run on a pool of the handler's; see [`QUEUE_CONNECTIONS`]).
 pub async fn run_workers(
     pool: PgPool,
     settings: WorkerSettings,
@@ -186,8 +216,13 @@ pub(crate) async fn run_with_claim(
     let monitor = Monitor::new()
         .register(move |restarts| {
             let shared = Shared::new(concurrency, settings.prefetch);
-            let backend =
-                FleetBackend::new(pool.clone(), settings.clone(), shared.clone(), claim.clone());
+            let backend = FleetBackend::new(
+                pool.clone(),
+                settings.clone(),
+                shared.clone(),
+                claim.clone(),
+                handler.clone(),
+            );
             WorkerBuilder::new(worker_name(&prefix, &instance, restarts))
                 .backend(backend)
                 .data(handler.clone())

@@ -143,6 +143,7 @@ pub fn metrics() -> &'static Metrics {
             ("succeeded", &["none"][..]),
             ("partial", &["none"]),
             ("cancelled", &["none"]),
+            ("lost", &["none"]),
             ("retry", &["recoverable", "data"]),
             ("failed", &["recoverable", "data"]),
             ("skipped", &["fatal"]),

@@ -131,8 +131,7 @@ impl TestDb {
         concurrency: usize,
         extra_env: &[(&str, &str)],
     ) -> Child {
-        let log = std::env::temp_dir().join(format!("{}-{name}.log", self.name));
-        let file = std::fs::File::create(&log).expect("worker log file");
+        let file = std::fs::File::create(self.worker_log(name)).expect("worker log file");
         let mut cmd = self.command(&[
             "worker",
             "--concurrency",
@@ -148,6 +147,11 @@ impl TestDb {
             .kill_on_drop(true)
             .spawn()
             .expect("spawn worker")
+    }
+
+    /// Where [`TestDb::spawn_worker`] writes the stderr (the log) of worker `name`.
+    pub fn worker_log(&self, name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("{}-{name}.log", self.name))
     }
 
     /// Wait until `n` workers whose names start with one of `prefixes` have registered with the
@@ -198,6 +202,16 @@ impl TestDb {
         }
     }
 
+    /// Poll the count query `sql` every 20 ms until it is above 0; panics with `what` after
+    /// `timeout`.
+    pub async fn wait_until(&self, sql: &'static str, timeout: Duration, what: &str) {
+        let started = Instant::now();
+        while self.count(sql).await == 0 {
+            assert!(started.elapsed() < timeout, "{what} (after {timeout:?})");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// A scalar query, for assertions.
     pub async fn count(&self, sql: &'static str) -> i64 {
         sqlx::query_scalar(sql)
@@ -207,7 +221,9 @@ impl TestDb {
     }
 }
 
-/// Path of the `ontofleet` binary built next to the running test (`make test` builds it first).
+/// Path of the `ontofleet` binary built next to the running test (`make test` builds it first),
+/// or `ONTOFLEET_BIN`. Unless `ONTOFLEET_BIN` is set (a release build for a measurement), it
+/// must be a test build: the suites inject faults (`[faults]`), which other builds ignore.
 pub fn ontofleet_bin() -> PathBuf {
     if let Ok(path) = std::env::var("ONTOFLEET_BIN") {
         return PathBuf::from(path);
@@ -217,7 +233,20 @@ pub fn ontofleet_bin() -> PathBuf {
     let bin = dir.join("ontofleet");
     assert!(
         bin.exists(),
-        "{} not found: run `cargo build --bin ontofleet` first (make test does)",
+        "{} not found: run `make build` first (make test does)",
+        bin.display()
+    );
+    static CHECKED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let test_build = *CHECKED.get_or_init(|| {
+        std::process::Command::new(&bin)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("test build"))
+    });
+    assert!(
+        test_build,
+        "{} is not a test build (no fault injection): run `make build` \
+         (cargo build -p ontofleet-cli --features faults)",
         bin.display()
     );
     bin

@@ -24,6 +24,11 @@ use sqlx::PgPool;
 use tracing::Instrument;
 use uuid::Uuid;
 
+#[cfg(feature = "faults")]
+mod faults;
+#[cfg(feature = "faults")]
+pub use faults::{FailRule, FaultKind, Faults};
+
 /// Behaviour of the handler.
 #[derive(Debug, Clone, Copy)]
 pub struct HandlerSettings {
@@ -31,9 +36,10 @@ pub struct HandlerSettings {
     pub policies: RetryPolicies,
     /// Longest a single attempt may take before it is abandoned as `recoverable`.
     pub job_timeout: Duration,
-    /// Platform-lock lease renewed by item commits.
+    /// Platform-lock lease, renewed by item commits and by this worker's heartbeats.
     pub lease: Duration,
-    /// Fault injection for chaos tests (`[faults]`, off by default).
+    /// Fault injection for chaos tests (`[faults]`, off by default; test builds only).
+    #[cfg(feature = "faults")]
     pub faults: Faults,
     /// Read all-numeric dates in descriptions day first (`[pipeline] day_first`).
     pub day_first: bool,
@@ -41,71 +47,10 @@ pub struct HandlerSettings {
     pub chunk_tasks: usize,
 }
 
-/// Test-only fault injection (`[faults]` in the configuration). Off by default; a worker that
-/// has any fault enabled says so in its log at start.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Faults {
-    /// Hold every project transaction open this long before committing, so that kills land
-    /// mid-transaction (0 = off).
-    pub delay: Duration,
-    /// Fail the first attempts of one project (or of every project) in a chosen way.
-    pub fail: Option<FailRule>,
-}
-
-/// "Fail the first `attempts` attempts of `project` with `kind`."
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct FailRule {
-    /// The legacy project; `None` = every project.
-    pub project: Option<Uuid>,
-    /// How the attempt fails.
-    pub kind: FaultKind,
-    /// Attempts (1-based, as counted by the item) that fail.
-    pub attempts: u32,
-}
-
-/// The ways an injected fault makes an attempt fail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FaultKind {
-    /// An error of this category, raised where a real one would be (inside the transaction).
-    Category(ErrorCategory),
-    /// A panic inside the handler.
-    Panic,
-    /// An attempt that outlives the job timeout.
-    Timeout,
-}
-
-impl std::str::FromStr for FaultKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "panic" => Ok(Self::Panic),
-            "timeout" => Ok(Self::Timeout),
-            other => other.parse::<ErrorCategory>().map(Self::Category).map_err(|_| {
-                format!("unknown fault `{other}` (expected recoverable, data, fatal, panic or timeout)")
-            }),
-        }
-    }
-}
-
-impl Faults {
-    /// Whether any fault is enabled.
-    pub fn any(&self) -> bool {
-        !self.delay.is_zero() || self.fail.is_some()
-    }
-
-    fn failing(&self, project_id: Uuid, attempt: i32) -> Option<FaultKind> {
-        let rule = self.fail?;
-        let applies = rule.project.is_none_or(|p| p == project_id)
-            && attempt >= 1
-            && attempt as u32 <= rule.attempts;
-        applies.then_some(rule.kind)
-    }
-}
-
 /// Failures of one attempt, each with a category.
 #[derive(Debug, thiserror::Error)]
 enum AttemptError {
+    #[cfg(feature = "faults")]
     #[error("injected {0} fault (faults.fail_*)")]
     Injected(ErrorCategory),
     #[error(transparent)]
@@ -118,6 +63,12 @@ enum AttemptError {
     Sqlx(#[from] sqlx::Error),
     #[error(transparent)]
     Queue(#[from] ontofleet_queue::QueueError),
+    /// The job's queue row was re-enqueued while this execution ran (this worker missed its
+    /// heartbeats): the transaction was rolled back, the job is the next holder's.
+    #[error(
+        "lost the job: it was re-enqueued while this worker ran it (missed heartbeats); nothing written"
+    )]
+    Lost,
 }
 
 impl AttemptError {
@@ -135,8 +86,10 @@ impl AttemptError {
             Self::Control(e) => e.category(),
             Self::Db(e) => e.category(),
             Self::Sqlx(e) => ontofleet_db::category_of(e),
+            #[cfg(feature = "faults")]
             Self::Injected(c) => *c,
             Self::Queue(e) => e.category(),
+            Self::Lost => ErrorCategory::Recoverable,
         }
     }
 }
@@ -207,27 +160,9 @@ impl ProjectHandler {
             ontofleet_pipeline::project_lock_key(project_id)
         );
         let mut tx = self.pool.begin_with(sqlx::AssertSqlSafe(begin)).await?;
+        #[cfg(feature = "faults")]
         if let Some(kind) = self.settings.faults.failing(project_id, record.attempt) {
-            // Test only: an injected fault strikes inside the transaction, after the lock and
-            // before any write, and only an execution that would write (the item gate's check,
-            // made here by one more statement because faults are on).
-            let status: Option<String> = sqlx::query_scalar(
-                "SELECT status FROM migration_run_items WHERE run_id = $1 AND project_id = $2",
-            )
-            .bind(run.id)
-            .bind(project_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if ItemStatus::stops_execution(status.as_deref()) {
-                return Ok(Done::AlreadyTerminal);
-            }
-            match kind {
-                FaultKind::Category(c) => return Err(AttemptError::Injected(c)),
-                FaultKind::Panic => panic!("injected panic (faults.fail_kind = panic)"),
-                FaultKind::Timeout => {
-                    tokio::time::sleep(self.settings.job_timeout + Duration::from_secs(1)).await;
-                }
-            }
+            faults::strike(kind, &mut tx, run.id, project_id, self.settings.job_timeout).await?;
         }
         let Some(outcome) =
             ontofleet_pipeline::migrate_project(&mut tx, &self.pipeline, &ctx, project_id, &pre)
@@ -235,9 +170,8 @@ impl ProjectHandler {
         else {
             return Ok(Done::AlreadyTerminal);
         };
-        if !self.settings.faults.delay.is_zero() {
-            tokio::time::sleep(self.settings.faults.delay).await;
-        }
+        #[cfg(feature = "faults")]
+        self.settings.faults.hold().await;
         let status = if outcome.partial {
             ItemStatus::Partial
         } else {
@@ -261,7 +195,10 @@ impl ProjectHandler {
         // item commit, whose statement locks the run row that every item of the run shares:
         // from then on only the COMMIT may stand between it and the next item's commit.
         let completed_run = async {
-            ontofleet_queue::record_outcome(&mut tx, job, &JobOutcome::Done).await?;
+            // A row this worker no longer holds: dropping `tx` rolls every write back.
+            if !ontofleet_queue::record_outcome(&mut tx, job, &JobOutcome::Done).await? {
+                return Err(AttemptError::Lost);
+            }
             let completed =
                 ontofleet_control::complete_item(&mut tx, self.fence(run), project_id, &result)
                     .await?;
@@ -299,8 +236,11 @@ impl ProjectHandler {
             },
             Decision::Fail | Decision::Skip => JobOutcome::Abort(message.to_owned()),
         };
-        // First, as in a successful attempt: the run row is locked last.
-        ontofleet_queue::record_outcome(&mut tx, ctx, &queue_outcome).await?;
+        // First, as in a successful attempt: the run row is locked last. Nothing of a job this
+        // worker no longer holds is written (the item is the next holder's).
+        if !ontofleet_queue::record_outcome(&mut tx, ctx, &queue_outcome).await? {
+            return Err(AttemptError::Lost);
+        }
         let outcome = attempt_outcome(decision);
         ledger::insert_attempt(
             &mut tx,
@@ -400,8 +340,11 @@ impl ProjectHandler {
             lock_token: None,
             ..self.fence(run)
         };
-        ontofleet_queue::record_outcome(&mut tx, ctx, &JobOutcome::Abort(reason.to_owned()))
-            .await?;
+        if !ontofleet_queue::record_outcome(&mut tx, ctx, &JobOutcome::Abort(reason.to_owned()))
+            .await?
+        {
+            return Err(AttemptError::Lost);
+        }
         let done = ontofleet_control::complete_item(&mut tx, fence, project_id, &result).await?;
         tx.commit().await?;
         Ok(done)
@@ -416,9 +359,19 @@ impl ProjectHandler {
 
     #[tracing::instrument(name = "job", skip_all, fields(run_id = %job.run_id, project_id = %job.project_id, job_id = %ctx.job_id, attempt))]
     async fn run_job(&self, job: ProjectJob, ctx: JobContext) -> Handled {
-        let begun = match ledger::begin_attempt(&self.pool, job.run_id, job.project_id, &ctx.worker)
-            .await
+        let begun = match ledger::begin_attempt(
+            &self.pool,
+            job.run_id,
+            job.project_id,
+            &ctx.worker,
+            &ctx.job_id,
+        )
+        .await
         {
+            Ok(Some(begun)) if !begun.holds => {
+                tracing::warn!("the job was re-enqueued before it started here; not run");
+                return Handled::lost();
+            }
             Ok(Some(begun)) => begun,
             Ok(None) => {
                 return Handled::outcome(JobOutcome::Abort(format!(
@@ -438,6 +391,7 @@ impl ProjectHandler {
                     }
                     Handled::recorded(JobOutcome::Abort(reason.to_owned()))
                 }
+                Err(AttemptError::Lost) => Handled::lost(),
                 Err(e) => self.infrastructure_retry(&ctx, &e.to_string()),
             };
         }
@@ -493,14 +447,16 @@ impl ProjectHandler {
                 // terminal state instead of waiting for items that can never commit.
                 tracing::warn!("run lost the platform lock; nothing written, item cancelled");
                 let reason = "fenced: run no longer holds the platform lock";
-                count_attempt("cancelled", None, t0.elapsed());
                 match self.cancel_item(run, job.project_id, &ctx, reason).await {
                     Ok(Some(status)) => self.after_completion(run.id, status).await,
                     Ok(None) => {}
+                    Err(AttemptError::Lost) => return self.lost(&record, t0).await,
                     Err(e) => return self.infrastructure_retry(&ctx, &e.to_string()),
                 }
+                count_attempt("cancelled", None, t0.elapsed());
                 return Handled::recorded(JobOutcome::Abort(reason.to_owned()));
             }
+            Ok(Ok(Err(AttemptError::Lost))) => return self.lost(&record, t0).await,
             Ok(Ok(Err(e))) => {
                 retry_after = e.retry_after();
                 (e.category(), e.to_string())
@@ -542,11 +498,38 @@ impl ProjectHandler {
                     Decision::Fail | Decision::Skip => JobOutcome::Abort(message),
                 })
             }
+            Err(AttemptError::Lost) => self.lost(&record, t0).await,
             Err(e) => self.infrastructure_retry(
                 &ctx,
                 &format!("{message}; recording the failure also failed: {e}"),
             ),
         }
+    }
+
+    /// This execution lost its job (re-enqueued under it) and wrote nothing: the attempt is
+    /// recorded as `lost` for the history, outside any transaction of the item's, whose state
+    /// is the next holder's.
+    async fn lost(&self, record: &AttemptRecord<'_>, t0: Instant) -> Handled {
+        tracing::warn!(
+            "lost the job to a rescue while running it (missed heartbeats); nothing written"
+        );
+        count_attempt(LOST, None, t0.elapsed());
+        let message = AttemptError::Lost.to_string();
+        let lost = AttemptRecord {
+            outcome: LOST,
+            error_message: Some(&message),
+            duration_ms: t0.elapsed().as_millis() as i64,
+            ..record.clone()
+        };
+        let recorded = async {
+            let mut conn = self.pool.acquire().await?;
+            ledger::insert_attempt(&mut conn, &lost).await
+        }
+        .await;
+        if let Err(e) = recorded {
+            tracing::warn!(error = %e, "could not record the lost attempt");
+        }
+        Handled::lost()
     }
 
     /// The ledger itself is unreachable: retry later with the recoverable policy's base delay.
@@ -587,6 +570,9 @@ impl Drop for Inflight {
             .add(-1, &[]);
     }
 }
+
+/// The outcome of an execution that lost its job to a rescue (ledger and metrics).
+const LOST: &str = "lost";
 
 /// The outcome a failed attempt is recorded with, in the ledger and the metrics alike.
 fn attempt_outcome(decision: Decision) -> &'static str {
@@ -636,6 +622,18 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 }
 
 impl JobHandler for ProjectHandler {
+    /// A live worker keeps the platform lock of the run being worked on (SPEC §6.4).
+    fn on_beat<'a>(
+        &'a self,
+        conn: &'a mut sqlx::PgConnection,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            if let Err(e) = ontofleet_control::lock::renew_active(conn, self.settings.lease).await {
+                tracing::warn!(error = %e, "renewing the platform lock's lease failed");
+            }
+        })
+    }
+
     fn handle(
         &self,
         payload: Vec<u8>,
@@ -660,14 +658,34 @@ impl JobHandler for ProjectHandler {
 pub type ClassifierFactory =
     Box<dyn FnOnce(&TemplateCatalog) -> Result<Arc<dyn Classifier>, String> + Send>;
 
-/// Run a worker process until `shutdown` resolves.
+/// The configuration a worker process cannot serve, in one line (checked before it starts):
+/// each running job holds one connection of the jobs pool, so `database.max_connections` must
+/// cover `worker.concurrency` (the queue machinery has its own pool).
+pub fn check_pool(
+    worker: &WorkerSettings,
+    database: &ontofleet_db::DbSettings,
+) -> Result<(), String> {
+    let concurrency = worker.concurrency.max(1);
+    if (database.max_connections as usize) < concurrency {
+        return Err(format!(
+            "worker.concurrency ({concurrency}) exceeds database.max_connections ({}): each running job holds one \
+             connection; raise database.max_connections to at least {concurrency} or lower the concurrency",
+            database.max_connections
+        ));
+    }
+    Ok(())
+}
+
+/// Run a worker process until `shutdown` resolves: jobs on `pools.jobs`, the queue machinery
+/// on `pools.queue`.
 pub async fn run(
-    pool: PgPool,
+    pools: ontofleet_db::WorkerPools,
     worker: WorkerSettings,
     handler: HandlerSettings,
     classifier: ClassifierFactory,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WorkerError> {
+    let ontofleet_db::WorkerPools { jobs: pool, queue } = pools;
     let catalog = TemplateCatalog::load(&pool).await?;
     tracing::info!(templates = catalog.len(), "template cache loaded");
     let classifier = classifier(&catalog).map_err(WorkerError::Classifier)?;
@@ -679,7 +697,7 @@ pub async fn run(
             .chunk_tasks(handler.chunk_tasks),
         handler,
     ));
-    ontofleet_queue::run_workers(pool, worker, handler, shutdown).await?;
+    ontofleet_queue::run_workers(queue, worker, handler, shutdown).await?;
     Ok(())
 }
 

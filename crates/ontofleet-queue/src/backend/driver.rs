@@ -8,7 +8,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use super::{Claim, Shared};
-use crate::{QUEUE, QueueError, WorkerSettings, sql};
+use crate::{JobHandler, QUEUE, QueueError, WorkerSettings, sql};
 
 /// Exponential backoff for the background tasks' database errors: 0.5 s doubling to 30 s.
 struct Backoff(Duration);
@@ -36,13 +36,14 @@ pub(super) async fn drive(
     name: String,
     settings: WorkerSettings,
     claim: Arc<dyn Claim>,
+    handler: Arc<dyn JobHandler>,
 ) {
     let dead_after = Duration::from_secs(
         settings.heartbeat_secs.max(1) * settings.missed_heartbeats.max(1) as u64,
     );
     let mut backoff = Backoff::new();
     loop {
-        match beat_once(&pool, &name, dead_after).await {
+        match beat_once(&pool, &name, dead_after, handler.as_ref()).await {
             Ok(rescued) => {
                 if rescued > 0 {
                     shared.wake.notify_one();
@@ -66,6 +67,7 @@ pub(super) async fn drive(
         name.clone(),
         Duration::from_secs(settings.heartbeat_secs.max(1)),
         dead_after,
+        handler,
     ));
     let acker = tokio::spawn(acknowledge(shared.clone(), pool.clone(), name.clone()));
     fetch(
@@ -200,13 +202,20 @@ async fn listen(shared: Arc<Shared>, pool: PgPool) {
 }
 
 /// Register or beat, then re-enqueue the jobs of workers that stopped beating; returns how many.
-async fn beat_once(pool: &PgPool, name: &str, dead_after: Duration) -> Result<usize, QueueError> {
+/// The handler's beat work follows on the same connection.
+async fn beat_once(
+    pool: &PgPool,
+    name: &str,
+    dead_after: Duration,
+    handler: &dyn JobHandler,
+) -> Result<usize, QueueError> {
     let mut conn = pool.acquire().await?;
     sql::register(&mut conn, name).await?;
     let rescued = sql::rescue_orphans(&mut conn, dead_after).await?;
     if !rescued.is_empty() {
         tracing::info!(worker = %name, jobs = rescued.len(), "re-enqueued jobs of workers that missed their heartbeats");
     }
+    handler.on_beat(&mut conn).await;
     Ok(rescued.len())
 }
 
@@ -217,13 +226,14 @@ async fn beat(
     name: String,
     every: Duration,
     dead_after: Duration,
+    handler: Arc<dyn JobHandler>,
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     loop {
         tick.tick().await;
-        match beat_once(&pool, &name, dead_after).await {
+        match beat_once(&pool, &name, dead_after, handler.as_ref()).await {
             Ok(rescued) if rescued > 0 => shared.wake.notify_one(),
             Ok(_) => {}
             Err(e) => tracing::warn!(worker = %name, error = %e, "heartbeat failed"),

@@ -36,7 +36,7 @@ mod driver;
 #[cfg(test)]
 mod tests;
 
-use crate::{JobOutcome, QueueError, WorkerSettings};
+use crate::{JobHandler, JobOutcome, QueueError, WorkerSettings};
 use driver::drive;
 
 /// What a worker's task carries: the claimed row.
@@ -232,23 +232,27 @@ pub struct FleetBackend {
     pool: PgPool,
     settings: WorkerSettings,
     claim: Arc<dyn Claim>,
+    handler: Arc<dyn JobHandler>,
     driver: Option<tokio::task::JoinHandle<()>>,
     closing: Option<BoxFuture<'static, ()>>,
 }
 
 impl FleetBackend {
-    /// A backend over `pool`; `shared` is also handed to the job executions.
+    /// A backend over `pool` (the queue's own); `shared` is also handed to the job executions,
+    /// and `handler` is told of every heartbeat ([`JobHandler::on_beat`]).
     pub fn new(
         pool: PgPool,
         settings: WorkerSettings,
         shared: Arc<Shared>,
         claim: Arc<dyn Claim>,
+        handler: Arc<dyn JobHandler>,
     ) -> Self {
         Self {
             shared,
             pool,
             settings,
             claim,
+            handler,
             driver: None,
             closing: None,
         }
@@ -279,6 +283,7 @@ impl Backend for FleetBackend {
                 worker.name().to_owned(),
                 self.settings.clone(),
                 self.claim.clone(),
+                self.handler.clone(),
             )));
         }
         Poll::Ready(Ok(()))

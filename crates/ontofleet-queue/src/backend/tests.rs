@@ -55,6 +55,19 @@ fn worker_settings(poll_interval_secs: u64) -> WorkerSettings {
     }
 }
 
+/// A handler that is never given a job here (the test only claims).
+struct Idle;
+
+impl crate::JobHandler for Idle {
+    fn handle(
+        &self,
+        _payload: Vec<u8>,
+        _ctx: crate::JobContext,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = crate::Handled> + Send + '_>> {
+        Box::pin(async { crate::Handled::outcome(JobOutcome::Done) })
+    }
+}
+
 /// Stages the lost wake-up: a claim that a wake-up started (not the fetcher's first, made
 /// before it waits for anything) finds nothing — its snapshot predates the job — and before
 /// it returns, a job is committed and its NOTIFY reaches the worker's listener.
@@ -117,6 +130,7 @@ async fn a_notify_during_an_empty_claim_is_not_lost() {
         "wakeup-worker".to_owned(),
         worker_settings(60),
         race.clone(),
+        Arc::new(Idle),
     ));
     let deadline = Instant::now() + Duration::from_secs(20);
     let job = loop {
