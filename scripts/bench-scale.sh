@@ -18,7 +18,7 @@ workload 1m --users "${BENCH_SCALE_USERS:-400}" --projects-per-user 25 \
   --giant-project-tasks "${BENCH_GIANT_TASKS:-50000}" --seed 1 | tee "$out/1m.txt"
 # The giant project alone through the openai classifier (the fake server, 20 ms a call): its
 # answers are cached and read back a chunk at a time, so the worker's memory stays bounded.
-BENCH_CLASSIFIER=openai BENCH_LLM_LATENCY_MS=20 workload giant-openai --users 1 --projects-per-user 1 \
+BENCH_CLASSIFIER=openai BENCH_LLM_LATENCY_MS=20 workload giantllm --users 1 --projects-per-user 1 \
   --tasks-per-project 5 --giant-project-tasks "${BENCH_GIANT_TASKS:-50000}" --seed 1 | tee "$out/giant.txt"
 
 # The first number after "<label>:".

@@ -85,6 +85,24 @@ async fn sample(db: &TestDb, query: &str) -> (f64, i64) {
     .expect("trigger query")
 }
 
+/// The trigger query speaks the vocabulary of `ontofleet-core` and `ontofleet-control`: the runs
+/// it reads are the active ones, and an unfinished item is what the run counters say it is.
+#[test]
+fn the_trigger_query_speaks_the_run_vocabulary() {
+    let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let query = squash(&trigger().0);
+    let active = format!(
+        "status IN ({})",
+        ontofleet_core::sql_list(ontofleet_core::RunStatus::ACTIVE)
+    );
+    assert!(query.contains(&active), "{query} lacks `{active}`");
+    let unfinished = squash(ontofleet_control::stats::UNFINISHED_ITEMS);
+    assert!(
+        query.contains(&unfinished),
+        "{query} does not count unfinished items as `{unfinished}`"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_trigger_query_counts_what_is_left_through_a_run() {
     let (query, target) = trigger();

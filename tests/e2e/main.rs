@@ -2,6 +2,7 @@
 //! real worker processes. One test binary for all scenarios.
 
 mod api;
+mod architecture;
 mod chaos;
 mod chunks;
 mod concurrency;

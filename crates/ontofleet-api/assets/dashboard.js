@@ -29,9 +29,10 @@ function liveRun(root) {
     const p = JSON.parse(ev.data);
     const items = p.run.items;
     const done = items.succeeded + items.partial + items.failed + items.skipped + items.cancelled;
+    // Rate and time left come computed from the server (ontofleet_core::Pace): formatted only.
     const view = Object.assign({}, p, {
-      rate: fmtRate(p.run.duration_secs > 0 ? done / p.run.duration_secs : 0),
-      eta: done > 0 && done < items.total ? fmtSecs((items.total - done) * p.run.duration_secs / done) : "–",
+      rate: fmtRate(p.pace.rate_per_sec),
+      eta: p.pace.eta_secs == null ? "–" : fmtSecs(p.pace.eta_secs),
     });
     view.run = Object.assign({}, p.run, { done: done });
     root.querySelectorAll("[data-field]").forEach((el) => {

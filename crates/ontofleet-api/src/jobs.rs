@@ -85,28 +85,12 @@ pub enum RetryAnswer {
 }
 
 fn job_ids(raw: &[String]) -> Result<Vec<String>, ApiError> {
-    const ALPHABET: &str = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     if raw.is_empty() || raw.len() > MAX_IDS {
         return Err(ApiError::BadRequest(format!(
             "give between 1 and {MAX_IDS} job ids"
         )));
     }
-    let mut ids = raw
-        .iter()
-        .map(|r| {
-            let id = r.trim().to_ascii_uppercase();
-            if id.len() == 26 && id.chars().all(|c| ALPHABET.contains(c)) {
-                Ok(id)
-            } else {
-                Err(ApiError::BadRequest(format!(
-                    "`{r}` is not a job id (a 26-character ULID)"
-                )))
-            }
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    ids.sort();
-    ids.dedup();
-    Ok(ids)
+    Ok(ontofleet_ops::parse::job_ids(raw)?)
 }
 
 /// Jobs with their items, most recently changed first (`ontofleet jobs list`).

@@ -200,21 +200,9 @@ pub async fn login(
     request_id: Option<axum::Extension<RequestId>>,
     Body(body): Body<LoginBody>,
 ) -> Result<Response, ApiError> {
-    // Login CSRF: a cross-site page must not log the browser in as someone else.
-    if !auth::same_origin(&headers) {
-        return Err(ApiError::CrossSite);
-    }
-    let Some(session) = access::login(
-        &s.write,
-        body.token.trim(),
-        s.sessions,
-        request_id.map(|r| r.0.0.clone()),
-    )
-    .await?
-    else {
+    let Some((session, cookie)) = open_session(&s, &headers, &body.token, request_id).await? else {
         return Err(ApiError::Unauthorized);
     };
-    let cookie = session_cookie(&session.secret, s.sessions.absolute.as_secs());
     let mut response = (
         StatusCode::CREATED,
         Json(SessionView {
@@ -223,9 +211,7 @@ pub async fn login(
         }),
     )
         .into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, v);
-    }
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)
 }
 
@@ -236,15 +222,52 @@ pub async fn logout(
     State(s): State<ApiState>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
-    if let Some(secret) = auth::session_cookie(&headers) {
+    let cleared = close_session(&s, &headers).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cleared);
+    Ok(response)
+}
+
+/// A browser session for `token`, from the API's `POST /session` and the dashboard's login form
+/// alike: refused across sites (login CSRF: a cross-site page must not log the browser in as
+/// someone else); `None` for a token that is unknown, expired or revoked. Returns the session
+/// and its `Set-Cookie` value (`__Host-`, HttpOnly, SameSite=Lax).
+pub(crate) async fn open_session(
+    s: &ApiState,
+    headers: &axum::http::HeaderMap,
+    token: &str,
+    request_id: Option<axum::Extension<RequestId>>,
+) -> Result<Option<(access::Session, HeaderValue)>, ApiError> {
+    if !auth::same_origin(headers) {
+        return Err(ApiError::CrossSite);
+    }
+    let Some(session) = access::login(
+        &s.write,
+        token.trim(),
+        s.sessions,
+        request_id.map(|r| r.0.0.clone()),
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let cookie = HeaderValue::from_str(&session_cookie(
+        &session.secret,
+        s.sessions.absolute.as_secs(),
+    ))
+    .map_err(|e| ontofleet_ops::OpsError::Unavailable(format!("session cookie: {e}")))?;
+    Ok(Some((session, cookie)))
+}
+
+/// End the caller's session, if it has one; returns the `Set-Cookie` value that clears it.
+pub(crate) async fn close_session(
+    s: &ApiState,
+    headers: &axum::http::HeaderMap,
+) -> Result<HeaderValue, ApiError> {
+    if let Some(secret) = auth::session_cookie(headers) {
         access::logout(&s.write, secret).await?;
     }
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&session_cookie("", 0)).unwrap_or(HeaderValue::from_static("")),
-    );
-    Ok(response)
+    Ok(HeaderValue::from_str(&session_cookie("", 0)).unwrap_or(HeaderValue::from_static("")))
 }
 
 /// The `Set-Cookie` value of a session (an empty secret and 0 clear it).

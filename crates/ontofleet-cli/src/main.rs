@@ -1,14 +1,15 @@
-//! The `ontofleet` operator binary: parses flags, loads settings, calls the libraries, prints.
-//! Exit codes (SPEC §7): 0 success, 1 runtime failure, 2 usage or configuration error, 3 a
-//! watched run ended `completed_with_errors` or `cancelled`, 4 refused: platform lock held.
+//! The `ontofleet` operator binary: a thin adapter over `ontofleet-ops`, as the admin API is.
+//! `cli` is the grammar, `settings` the layered configuration, `context` what every command
+//! shares (the database, the actor, telemetry, the shutdown signal), `cmd` one module per
+//! command group — each parses, calls the operation, prints — and `output` the printers they
+//! share. Exit codes (SPEC §7): 0 success, 1 runtime failure, 2 usage or configuration error,
+//! 3 a watched run ended `completed_with_errors` or `cancelled`, 4 refused: platform lock held.
 
 mod cli;
-mod commands;
-mod ops;
+mod cmd;
+mod context;
 mod output;
-mod serve;
 mod settings;
-mod worker;
 
 use std::process::ExitCode;
 
@@ -94,27 +95,6 @@ impl CliError {
             message: message.into(),
         }
     }
-    /// Exit 4.
-    pub fn locked(message: impl Into<String>) -> Self {
-        Self {
-            code: 4,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<ontofleet_db::DbError> for CliError {
-    fn from(e: ontofleet_db::DbError) -> Self {
-        match e {
-            ontofleet_db::DbError::BadUrl(_) => Self::usage(format!(
-                "{e}; expected a URL such as postgres://user@host:5432/dbname"
-            )),
-            ontofleet_db::DbError::Unreachable { .. } => Self::runtime(format!(
-                "{e}; check that PostgreSQL is running and the URL is right"
-            )),
-            other => Self::runtime(other.to_string()),
-        }
-    }
 }
 
 impl From<ontofleet_ops::OpsError> for CliError {
@@ -123,12 +103,6 @@ impl From<ontofleet_ops::OpsError> for CliError {
             code: e.exit_code(),
             message: e.to_string(),
         }
-    }
-}
-
-impl From<sqlx::Error> for CliError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::runtime(format!("database error: {e}"))
     }
 }
 
@@ -147,10 +121,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let result = runtime.block_on(commands::dispatch(args));
+    let result = runtime.block_on(cmd::dispatch(args));
     // Spans and metrics still buffered go out now. A dead collector costs at most 2 s per signal,
-    // so a worker's 25 s drain plus the flush fits Kubernetes' 30 s termination grace.
-    if let Some(telemetry) = commands::TELEMETRY.get() {
+    // which the pod's termination grace covers beyond the drain (deploy/, `make deploy-check`).
+    if let Some(telemetry) = context::TELEMETRY.get() {
         telemetry.shutdown(std::time::Duration::from_secs(2));
     }
     match result {

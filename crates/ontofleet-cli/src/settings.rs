@@ -4,9 +4,8 @@
 
 use std::path::Path;
 
-use ontofleet_core::RetryPolicies;
-use ontofleet_db::DbSettings;
-use ontofleet_queue::WorkerSettings;
+use ontofleet_ops::classifier::ClassifierSettings;
+use ontofleet_ops::types::{DbSettings, RetryPolicies, WorkerSettings};
 use serde::Deserialize;
 
 use crate::CliError;
@@ -26,7 +25,7 @@ pub struct Settings {
     #[serde(default)]
     pub faults: FaultSettings,
     pub pipeline: PipelineSettings,
-    pub classifier: ontofleet_llm::ClassifierSettings,
+    pub classifier: ClassifierSettings,
     pub telemetry: TelemetrySettings,
     pub api: ApiSettings,
 }

@@ -132,6 +132,110 @@ pub async fn complete_item(
     }
 }
 
+/// A failed attempt that will be retried: the item waits as `retrying` with the failure's
+/// category and message, its next attempt in fallback mode or not. An item already terminal (a
+/// duplicate execution) is left alone.
+pub async fn retry_item(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    project_id: Uuid,
+    fallback: bool,
+    category: ErrorCategory,
+    message: &str,
+) -> Result<(), ControlError> {
+    sqlx::query(
+        "UPDATE migration_run_items SET status = 'retrying', fallback_next = $3, error_category = $4, \
+                last_error = $5, updated_at = now() \
+          WHERE run_id = $1 AND project_id = $2 AND status IN ('running', 'queued', 'retrying')",
+    )
+    .bind(run_id)
+    .bind(project_id)
+    .bind(fallback)
+    .bind(category.as_str())
+    .bind(message)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// What ended an item for good without migrating it ([`fail_item`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Failure<'a> {
+    /// `failed` (waits for an operator) or `skipped` (`fatal`).
+    pub status: ItemStatus,
+    /// The failure's category.
+    pub category: ErrorCategory,
+    /// Its message.
+    pub message: &'a str,
+    /// The execution that ended it (for the log row's metadata).
+    pub attempt: i32,
+    /// Its queue job.
+    pub job_id: &'a str,
+}
+
+/// A failed attempt that ends the item (`failed` or `skipped`): the project's `skip` row in
+/// `migration_log` (unless the run is a dry run, or the project is gone and leaves no user to
+/// name — the item row then carries the category and message), and the item's terminal state
+/// with the run counters, as [`complete_item`] writes it. Returns the run's new terminal status
+/// if this completed it.
+pub async fn fail_item(
+    conn: &mut PgConnection,
+    fence: RunFence,
+    dry_run: bool,
+    project_id: Uuid,
+    failure: &Failure<'_>,
+) -> Result<Option<RunStatus>, ControlError> {
+    if !dry_run {
+        sqlx::query(
+            "INSERT INTO migration_log (run_id, user_id, entity_type, operation, legacy_table, legacy_id, \
+                    status, error_category, error_message, metadata) \
+             SELECT $1, p.user_id, 'project', 'skip', 'projects', $2, $3, $4, $5, $6 \
+               FROM projects p WHERE p.id = $2",
+        )
+        .bind(fence.run_id)
+        .bind(project_id)
+        .bind(failure.status.as_str())
+        .bind(failure.category.as_str())
+        .bind(failure.message)
+        .bind(serde_json::json!({"attempt": failure.attempt, "job_id": failure.job_id}))
+        .execute(&mut *conn)
+        .await?;
+    }
+    let result = ItemResult {
+        status: failure.status,
+        counts: None,
+        preview: None,
+        category: Some(failure.category),
+        error: Some(failure.message),
+        attempt: None,
+    };
+    complete_item(conn, fence, project_id, &result).await
+}
+
+/// End an item as `cancelled` (its run is being cancelled, or lost the lock): no fencing, so a
+/// run that lost the lock still reaches a terminal state. Returns the run's new terminal status
+/// if this completed it.
+pub async fn cancel_item(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    project_id: Uuid,
+) -> Result<Option<RunStatus>, ControlError> {
+    let fence = RunFence {
+        run_id,
+        lock_token: None,
+        lease: Duration::ZERO,
+    };
+    let result = ItemResult {
+        status: ItemStatus::Cancelled,
+        counts: None,
+        preview: None,
+        category: None,
+        error: None,
+        attempt: None,
+    };
+    complete_item(conn, fence, project_id, &result).await
+}
+
 /// The run counter an item status counts in (`total_items` for the non-terminal ones, which
 /// are bumped by zero).
 fn counter_column(status: ItemStatus) -> &'static str {

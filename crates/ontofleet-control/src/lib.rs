@@ -1,6 +1,8 @@
 //! Run control: the platform lock (a lease row with a fencing token), the commit of an item's
-//! outcome with the run counters, and the run's single completion transition (lock release,
-//! NOTIFY), the operator's changes to items (retry, add, cancel), run validation and rollback. Everything takes the caller's connection so it joins the item transaction.
+//! outcome — migrated, retried, failed, skipped or cancelled — with the run counters, and the
+//! run's single completion transition (lock release, NOTIFY), the operator's changes to items
+//! (retry, add, cancel), run validation and rollback. Everything takes the caller's connection
+//! so it joins the item transaction.
 
 pub mod completion;
 pub mod lock;
@@ -10,8 +12,8 @@ pub mod stats;
 pub mod validate;
 
 pub use completion::{
-    ItemResult, RUN_COMPLETED_CHANNEL, RunFence, cancel_run, complete_item, finish_run_if_done,
-    refresh_stats, refresh_stats_in,
+    Failure, ItemResult, RUN_COMPLETED_CHANNEL, RunFence, cancel_item, cancel_run, complete_item,
+    fail_item, finish_run_if_done, refresh_stats, refresh_stats_in, retry_item,
 };
 pub use lock::{
     Acquired, LockError, LockStatus, acquire_platform_lock, force_release, lock_status, release,

@@ -37,8 +37,14 @@ pub async fn users_by_status(conn: &mut PgConnection) -> Result<Vec<(String, i64
     .await?)
 }
 
-/// What is left to do in the active runs (`pending`, `running`, `cancelling`), for the backlog
-/// gauges and autoscaling.
+/// A run's unfinished items from its counters: the total minus every terminal counter. The
+/// KEDA trigger's query (`deploy/components/keda`) computes the same, over the runs of
+/// [`ontofleet_core::RunStatus::ACTIVE`] (`tests/e2e/deploy.rs` holds them to it).
+pub const UNFINISHED_ITEMS: &str = "total_items - succeeded_items - partial_items - failed_items \
+     - skipped_items - cancelled_items";
+
+/// What is left to do in the active runs ([`ontofleet_core::RunStatus::ACTIVE`]), for the
+/// backlog gauges and autoscaling.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Backlog {
     /// Active runs.
@@ -55,19 +61,25 @@ pub struct Backlog {
 /// the terminal counters); the running and retrying ones are counted among the active runs'
 /// items by primary key (no status index, no queue scan), and the rest are queued.
 pub async fn backlog(pool: &sqlx::PgPool) -> Result<Backlog, ControlError> {
-    let (active_runs, unfinished, running, retrying): (i64, i64, i64, i64) = sqlx::query_as(
-        "WITH a AS (SELECT id, total_items - succeeded_items - partial_items - failed_items \
-                              - skipped_items - cancelled_items AS left_items \
-                      FROM migration_runs WHERE status IN ('pending', 'running', 'cancelling')) \
+    use ontofleet_core::{ItemStatus, RunStatus, sql_list};
+    let sql = format!(
+        "WITH a AS (SELECT id, {UNFINISHED_ITEMS} AS left_items \
+                      FROM migration_runs WHERE status IN ({active})) \
          SELECT (SELECT count(*) FROM a), \
                 (SELECT coalesce(sum(left_items), 0)::bigint FROM a), \
-                count(*) FILTER (WHERE i.status = 'running'), \
-                count(*) FILTER (WHERE i.status = 'retrying') \
+                count(*) FILTER (WHERE i.status = '{running}'), \
+                count(*) FILTER (WHERE i.status = '{retrying}') \
            FROM a LEFT JOIN migration_run_items i ON i.run_id = a.id AND a.left_items > 0 \
-                                                 AND i.status IN ('running', 'retrying')",
-    )
-    .fetch_one(pool)
-    .await?;
+                                                 AND i.status IN ({in_hand})",
+        active = sql_list(RunStatus::ACTIVE),
+        running = ItemStatus::Running,
+        retrying = ItemStatus::Retrying,
+        in_hand = sql_list(ItemStatus::IN_HAND),
+    );
+    let (active_runs, unfinished, running, retrying): (i64, i64, i64, i64) =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_one(pool)
+            .await?;
     Ok(Backlog {
         active_runs,
         queued: (unfinished - running - retrying).max(0),

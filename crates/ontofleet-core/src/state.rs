@@ -64,12 +64,23 @@ string_enum!(
 );
 
 impl RunStatus {
+    /// A run still being worked on: its items may change, it may hold the platform lock, the
+    /// autoscaler counts its unfinished items. Everything else is terminal.
+    pub const ACTIVE: &'static [RunStatus] = &[Self::Pending, Self::Running, Self::Cancelling];
+
     /// No further item transitions are expected.
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            Self::Completed | Self::CompletedWithErrors | Self::Cancelled
-        )
+        !self.is_active()
+    }
+
+    /// One of [`RunStatus::ACTIVE`].
+    pub fn is_active(self) -> bool {
+        Self::ACTIVE.contains(&self)
+    }
+
+    /// Whether a stored status names an active run (an unknown one does not).
+    pub fn is_active_str(stored: &str) -> bool {
+        stored.parse::<Self>().is_ok_and(Self::is_active)
     }
 }
 
@@ -97,11 +108,20 @@ string_enum!(
 
 impl ItemStatus {
     /// The item needs no more work unless an operator intervenes.
+    pub const TERMINAL: &'static [ItemStatus] = &[
+        Self::Succeeded,
+        Self::Partial,
+        Self::Failed,
+        Self::Skipped,
+        Self::Cancelled,
+    ];
+
+    /// Work in hand on a worker: an attempt executing, or one scheduled after a failure.
+    pub const IN_HAND: &'static [ItemStatus] = &[Self::Running, Self::Retrying];
+
+    /// The item needs no more work unless an operator intervenes.
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            Self::Succeeded | Self::Partial | Self::Failed | Self::Skipped | Self::Cancelled
-        )
+        Self::TERMINAL.contains(&self)
     }
 
     /// Whether an execution that finds this stored status (`None`: the item row is missing)
@@ -109,6 +129,16 @@ impl ItemStatus {
     pub fn stops_execution(stored: Option<&str>) -> bool {
         stored.is_none_or(|s| s.parse::<Self>().is_ok_and(Self::is_terminal))
     }
+}
+
+/// A list of statuses as SQL string literals for an `IN (…)` list, e.g.
+/// `'pending', 'running', 'cancelling'`: SQL names the vocabulary through this, not by hand.
+pub fn sql_list<T: Copy + fmt::Display>(statuses: &[T]) -> String {
+    statuses
+        .iter()
+        .map(|s| format!("'{s}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 string_enum!(
@@ -126,6 +156,23 @@ string_enum!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn active_and_terminal_split_the_run_statuses() {
+        for s in RunStatus::ALL {
+            assert_ne!(s.is_active(), s.is_terminal(), "{s}");
+            assert_eq!(RunStatus::is_active_str(s.as_str()), s.is_active());
+        }
+        assert!(!RunStatus::is_active_str("nonsense"));
+        assert_eq!(
+            sql_list(RunStatus::ACTIVE),
+            "'pending', 'running', 'cancelling'"
+        );
+        assert_eq!(
+            sql_list(ItemStatus::TERMINAL),
+            "'succeeded', 'partial', 'failed', 'skipped', 'cancelled'"
+        );
+    }
 
     #[test]
     fn spellings_round_trip() {

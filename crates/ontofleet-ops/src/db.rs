@@ -1,6 +1,10 @@
-//! `db status`: the applied and pending migrations of both schemas.
+//! The database as operators reach it: connections (with the errors that say what to fix),
+//! `db migrate`, `db status`, the check that the schema is installed, and the dev tools' reset.
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use ontofleet_db::{DbError, DbSettings};
 use serde::Serialize;
 use sqlx::PgPool;
 use utoipa::ToSchema;
@@ -50,4 +54,90 @@ pub async fn status(pool: &PgPool) -> Result<DbStatus, OpsError> {
             .collect(),
         pending,
     })
+}
+
+/// A connection failure in one line that says what to fix: a URL that does not parse is a
+/// usage error, a server that does not answer a runtime one.
+pub(crate) fn connect_error(e: DbError) -> OpsError {
+    match e {
+        DbError::BadUrl(_) => OpsError::Invalid(format!(
+            "{e}; expected a URL such as postgres://user@host:5432/dbname"
+        )),
+        DbError::Unreachable { .. } => OpsError::Unavailable(format!(
+            "{e}; check that PostgreSQL is running and the URL is right"
+        )),
+        other => OpsError::Unavailable(other.to_string()),
+    }
+}
+
+/// A pool for an operator's command.
+pub async fn connect(settings: &DbSettings) -> Result<PgPool, OpsError> {
+    ontofleet_db::connect(settings).await.map_err(connect_error)
+}
+
+/// A pool of the admin API: `max` connections, each statement bounded by `statement_timeout`,
+/// read-only sessions with `read_only`.
+pub async fn connect_api(
+    settings: &DbSettings,
+    read_only: bool,
+    statement_timeout: Duration,
+    max: u32,
+) -> Result<PgPool, OpsError> {
+    ontofleet_db::connect_api(settings, read_only, statement_timeout, max)
+        .await
+        .map_err(connect_error)
+}
+
+/// [`connect`], then [`require_schema`]: what every command past `db migrate` needs.
+pub async fn connect_ready(settings: &DbSettings) -> Result<PgPool, OpsError> {
+    let pool = connect(settings).await?;
+    require_schema(&pool).await?;
+    Ok(pool)
+}
+
+/// The ontofleet schema is installed (else: run `db migrate`).
+pub async fn require_schema(pool: &PgPool) -> Result<(), OpsError> {
+    let ready: bool = sqlx::query_scalar(
+        "SELECT to_regclass('public.migration_runs') IS NOT NULL AND to_regclass('apalis.jobs') IS NOT NULL",
+    )
+    .fetch_one(pool)
+    .await?;
+    if ready {
+        Ok(())
+    } else {
+        Err(OpsError::Unavailable(
+            "the ontofleet schema is not installed: run `ontofleet db migrate` first".to_owned(),
+        ))
+    }
+}
+
+/// The response of `db migrate`.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct Migrated {
+    /// Migrations applied (app + queue), all of them now.
+    pub applied: usize,
+    /// Migrations still pending (0 after a successful run).
+    pub pending: usize,
+}
+
+/// `db migrate`: the queue schema, then the app schema; idempotent, safe from several pods at
+/// once (both migrators take sqlx's advisory lock).
+pub async fn migrate(pool: &PgPool) -> Result<Migrated, OpsError> {
+    ontofleet_db::migrate_all(pool, &ontofleet_queue::migrator()).await?;
+    let st = status(pool).await?;
+    Ok(Migrated {
+        applied: st.migrations.len() - st.pending,
+        pending: st.pending,
+    })
+}
+
+/// A development database's ontofleet rows removed (`seed --reset`): runs, ledger, ontology
+/// and the queue's jobs; the legacy tables are the seed's to reset.
+pub async fn reset_app_data(pool: &PgPool) -> Result<(), OpsError> {
+    Ok(ontofleet_db::reset_app_data(pool, ontofleet_queue::QUEUE).await?)
+}
+
+/// Refresh the per-user stats view where it exists (after seeding new legacy data).
+pub async fn refresh_stats_if_present(pool: &PgPool) -> Result<(), OpsError> {
+    Ok(ontofleet_db::refresh_stats_if_present(pool).await?)
 }

@@ -116,10 +116,9 @@ pub async fn release(pool: &PgPool, force: bool, actor: &Actor) -> Result<Releas
             was_held: false,
         });
     };
-    let active = matches!(
-        status.as_deref(),
-        Some("pending" | "running" | "cancelling")
-    );
+    let active = status
+        .as_deref()
+        .is_some_and(ontofleet_core::RunStatus::is_active_str);
     if live && active && !force {
         return Err(OpsError::Refused(format!(
             "the platform lock is held by active run {run} ({}) with an unexpired lease; \

@@ -1,6 +1,7 @@
 //! `run list` and `run show`: what a run did, from the ledger.
 
 use chrono::{DateTime, Utc};
+use ontofleet_core::{Pace, RunStatus};
 use ontofleet_db::ledger::{self, RunRow};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -208,16 +209,49 @@ pub struct RunProgress {
     pub items_by_status: Vec<StatusCount>,
     /// The run is finished: no more progress will come.
     pub finished: bool,
+    /// Items per second since the run started, and the time left at that rate.
+    pub pace: PaceView,
+}
+
+/// [`ontofleet_core::Pace`] as the API returns it.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct PaceView {
+    /// Items finished per second (0 before the first one).
+    pub rate_per_sec: f64,
+    /// Seconds left at that rate; absent when unknown or nothing is left.
+    pub eta_secs: Option<f64>,
+}
+
+impl RunView {
+    /// Whether the run is still being worked on ([`RunStatus::ACTIVE`]).
+    pub fn is_active(&self) -> bool {
+        RunStatus::is_active_str(&self.status)
+    }
+
+    /// Items finished (terminal).
+    pub fn done(&self) -> i64 {
+        i64::from(self.row.done_items())
+    }
+
+    /// Its pace from its start: items finished over its duration, and the time left.
+    pub fn pace(&self) -> Pace {
+        let left = i64::from(self.items.total) - self.done();
+        Pace::of(self.done(), left, self.duration_secs, self.is_active())
+    }
 }
 
 /// A run's progress, read in one round of queries.
 pub async fn progress(pool: &PgPool, run_id: Uuid) -> Result<RunProgress, OpsError> {
-    let run = get(pool, run_id).await?;
-    let finished = !matches!(run.status.as_str(), "pending" | "running" | "cancelling");
+    let run: RunView = get(pool, run_id).await?.into();
+    let pace = run.pace();
     Ok(RunProgress {
         items_by_status: items_by_status(pool, run_id).await?,
-        run: run.into(),
-        finished,
+        finished: !run.is_active(),
+        run,
+        pace: PaceView {
+            rate_per_sec: pace.rate_per_sec,
+            eta_secs: pace.eta_secs,
+        },
     })
 }
 
@@ -451,7 +485,7 @@ pub async fn rollback(
             "run {run_id} is a dry run: it wrote nothing to roll back"
         )));
     }
-    if matches!(run.status.as_str(), "pending" | "running" | "cancelling") {
+    if RunStatus::is_active_str(&run.status) {
         return Err(OpsError::Conflict(format!(
             "run {run_id} is still {}; cancel it first with `ontofleet run cancel {run_id}` and wait until it is cancelled",
             run.status

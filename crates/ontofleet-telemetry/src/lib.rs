@@ -9,6 +9,7 @@
 //! beyond it are dropped and counted by the SDK, never waited for) and metrics through a
 //! periodic reader, both on the SDK's own threads, so a dead collector never blocks a job.
 
+pub mod backlog;
 pub mod metrics;
 pub mod server;
 mod stage;

@@ -130,6 +130,16 @@ impl Metrics {
 
 static METRICS: OnceLock<Metrics> = OnceLock::new();
 
+/// `ontofleet_db_pool_connections{state}` from a process's pools: `idle` of `size` open.
+pub fn record_pool(idle: u64, size: u64) {
+    let gauge = &metrics().db_pool_connections;
+    gauge.record(idle, &[KeyValue::new("state", "idle")]);
+    gauge.record(
+        size.saturating_sub(idle),
+        &[KeyValue::new("state", "in_use")],
+    );
+}
+
 /// The process's instruments (on the global meter provider, which [`crate::init`] sets first;
 /// before that, and in library tests, they record into nothing).
 pub fn metrics() -> &'static Metrics {

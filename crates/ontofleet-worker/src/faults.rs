@@ -9,7 +9,7 @@ use ontofleet_core::{ErrorCategory, ItemStatus};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::AttemptError;
+use crate::handler::AttemptError;
 
 /// Test-only fault injection (`[faults]` in the configuration). Off by default; a worker that
 /// has any fault enabled says so in its log at start.

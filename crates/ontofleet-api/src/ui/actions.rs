@@ -5,16 +5,16 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use ontofleet_ops::{access, jobs, lock, runs, stats};
+use ontofleet_ops::{jobs, lock, runs, stats};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::pages::{login_error, release_page};
 use super::run::preview_page;
 use super::{Page, UserView, render};
-use crate::auth::{self, RequestId};
+use crate::auth::RequestId;
 use crate::problem::{ApiError, Path};
 use crate::state::ApiState;
 
@@ -67,47 +67,31 @@ pub struct LoginForm {
     token: String,
 }
 
-/// Browser login from the form: a session cookie, then the overview.
+/// Browser login from the form: a session cookie, then the overview (the API's session, through
+/// the same [`crate::misc::open_session`]).
 pub async fn login(
     State(s): State<ApiState>,
     headers: HeaderMap,
     request_id: Option<axum::Extension<RequestId>>,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, ApiError> {
-    if !auth::same_origin(&headers) {
-        return Err(ApiError::CrossSite);
-    }
-    let Some(session) = access::login(
-        &s.write,
-        form.token.trim(),
-        s.sessions,
-        request_id.map(|r| r.0.0.clone()),
-    )
-    .await?
+    let Some((_, cookie)) =
+        crate::misc::open_session(&s, &headers, &form.token, request_id).await?
     else {
         let mut r = login_error("That token is unknown, expired or revoked.");
         *r.status_mut() = StatusCode::UNAUTHORIZED;
         return Ok(r);
     };
     let mut r = Redirect::to("/ui").into_response();
-    let cookie = crate::misc::session_cookie(&session.secret, s.sessions.absolute.as_secs());
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        r.headers_mut().insert(header::SET_COOKIE, v);
-    }
+    r.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(r)
 }
 
 /// Logout: the session ends, the cookie is cleared.
 pub async fn logout(State(s): State<ApiState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    if let Some(secret) = auth::session_cookie(&headers) {
-        access::logout(&s.write, secret).await?;
-    }
+    let cleared = crate::misc::close_session(&s, &headers).await?;
     let mut r = Redirect::to("/ui/login").into_response();
-    r.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&crate::misc::session_cookie("", 0))
-            .unwrap_or(HeaderValue::from_static("")),
-    );
+    r.headers_mut().insert(header::SET_COOKIE, cleared);
     Ok(r)
 }
 

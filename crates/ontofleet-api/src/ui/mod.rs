@@ -25,7 +25,7 @@ pub const ASSETS: [(&str, &str, &[u8], &str); 2] = [
         "dashboard.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/dashboard.js"),
-        "b3613d2b559331294d8d7e6ab51ee9eb7a820298289ae8cb3e06b5a0f757bec8",
+        "19ffde1fa147c61a940059858706d6998a33f6a2c8512e3bfbdd6e8fc47fab8c",
     ),
     (
         "dashboard.css",

@@ -128,7 +128,7 @@ pub async fn overview(page: Page<0>, State(s): State<ApiState>) -> Result<Respon
     let active = recent
         .runs
         .iter()
-        .find(|r| matches!(r.status.as_str(), "pending" | "running" | "cancelling"))
+        .find(|r| r.is_active())
         .map(|r| ActiveRun {
             id: r.run_id,
             scope: r.scope.clone(),

@@ -69,17 +69,12 @@ pub async fn run(
     let times = runs::item_times(&s.read, run_id).await?;
     let r = &d.run;
     let done = r.row.done_items();
-    let rate = if r.duration_secs > 0.0 {
-        done as f64 / r.duration_secs
-    } else {
-        0.0
-    };
-    let active = matches!(r.status.as_str(), "pending" | "running" | "cancelling");
-    let eta = if active && done > 0 && rate > 0.0 {
-        format!("{:.0} s", f64::from(r.items.total - done) / rate)
-    } else {
-        "–".to_owned()
-    };
+    let active = r.is_active();
+    let pace = r.pace();
+    let rate = pace.rate_per_sec;
+    let eta = pace
+        .eta_secs
+        .map_or_else(|| "–".to_owned(), |s| format!("{s:.0} s"));
     let mut entities = Vec::new();
     if let Some(map) = d.entities.as_object() {
         for (entity, actions) in map {
