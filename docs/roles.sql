@@ -29,6 +29,8 @@ END $$;
 
 GRANT USAGE, CREATE ON SCHEMA public TO ontofleet_migrator;
 GRANT USAGE ON SCHEMA public TO ontofleet_worker, ontofleet_api, ontofleet_autoscaler;
+-- The governor (any worker or serve) reads the replication lag columns of pg_stat_replication.
+GRANT pg_monitor TO ontofleet_worker, ontofleet_api;
 
 -- What the migrator creates from now on.
 ALTER DEFAULT PRIVILEGES FOR ROLE ontofleet_migrator GRANT USAGE ON SCHEMAS TO ontofleet_worker, ontofleet_api;
@@ -86,5 +88,11 @@ BEGIN
     IF to_regclass('public.migration_runs') IS NOT NULL THEN
         GRANT SELECT (status, total_items, succeeded_items, partial_items, failed_items, skipped_items,
                       cancelled_items) ON migration_runs TO ontofleet_autoscaler;
+    END IF;
+    -- The trigger counts nothing for a paused run and at most the in-flight limit of a limited or
+    -- throttled one (SPEC §14).
+    IF to_regclass('public.migration_governor') IS NOT NULL THEN
+        GRANT SELECT (max_inflight, limit_until) ON migration_runs TO ontofleet_autoscaler;
+        GRANT SELECT (id, level, cap, valid_until) ON migration_governor TO ontofleet_autoscaler;
     END IF;
 END $$;

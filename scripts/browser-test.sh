@@ -58,6 +58,11 @@ unset DATABASE_URL
 # the fallback), so that a retry by category succeeds.
 mapfile -t projects < <(psql "$url" -Atc "SELECT id FROM projects WHERE status <> 'archived' ORDER BY id LIMIT 2")
 good=${projects[0]} bad=${projects[1]}
+# A run paused before any worker starts, slowed to one project per second: the dashboard resumes
+# it, pauses it again and resumes it until it completes.
+paused=$("$bin" -q run start --all --resync --dry-run)
+"$bin" -q run limit "$paused" --max-rate 1 >/dev/null
+"$bin" -q run pause "$paused" --reason "paused before the browser test" >/dev/null
 ONTOFLEET__FAULTS__FAIL_PROJECT="$bad" ONTOFLEET__FAULTS__FAIL_KIND=data ONTOFLEET__FAULTS__FAIL_ATTEMPTS=2 \
   "$bin" -q worker --name browserw --concurrency 2 2>"$work/worker.log" &
 pids+=($!)
@@ -70,7 +75,7 @@ rm -rf "$artifacts"
 # Next to its node_modules, so that its imports resolve (ES modules ignore NODE_PATH).
 cp tests/browser/dashboard.mjs "$node_dir/"
 echo "browser-test: $("$chromium" --version 2>/dev/null | head -1) against http://$addr"
-BASE="http://$addr" OPERATOR="$operator" VIEWER="$viewer" GOOD_PROJECT="$good" BAD_PROJECT="$bad" \
+BASE="http://$addr" OPERATOR="$operator" VIEWER="$viewer" GOOD_PROJECT="$good" BAD_PROJECT="$bad" PAUSED_RUN="$paused" \
   ARTIFACTS="$artifacts" CHROMIUM="$chromium" node "$node_dir/dashboard.mjs" \
   || { echo "browser-test: server log:" >&2; tail -20 "$work/serve.log" >&2; exit 1; }
 echo "browser-test: screenshots in $artifacts"

@@ -6,7 +6,7 @@ import { AxeBuilder } from "@axe-core/playwright";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 
-const { BASE, OPERATOR, VIEWER, GOOD_PROJECT, BAD_PROJECT, ARTIFACTS, CHROMIUM } = process.env;
+const { BASE, OPERATOR, VIEWER, GOOD_PROJECT, BAD_PROJECT, PAUSED_RUN, ARTIFACTS, CHROMIUM } = process.env;
 mkdirSync(ARTIFACTS, { recursive: true });
 const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
 let failures = 0;
@@ -59,7 +59,33 @@ const operator = await login(OPERATOR);
 let dryRun = "";
 let badRun = "";
 
+await step("a paused run: resumed, paused again with a reason, resumed, completes", async () => {
+  await operator.goto(`${BASE}/ui/runs/${PAUSED_RUN}`);
+  const control = () => operator.textContent("[data-field='control']");
+  // The form posts and the server redirects to the same page: wait for the new page's text.
+  const controlBecomes = (re) => operator.waitForFunction(
+    (src) => new RegExp(src).test(document.querySelector("[data-field='control']")?.textContent ?? ""),
+    re.source,
+    { timeout: 15000 },
+  );
+  assert.match(await control(), /^paused by .*: paused before the browser test$/);
+  assert.equal(await operator.textContent("[data-field='run.status']"), "paused");
+  await shot(operator, "run-paused");
+  await axe(operator, "paused run page");
+  await operator.click("text=Resume the run");
+  await controlBecomes(/^limited: 1 started\/s$/);
+  await operator.fill("#pause-reason", "paused from the dashboard");
+  await operator.click("text=Pause the run");
+  await controlBecomes(/^paused by t-operator \(api\): paused from the dashboard$/);
+  assert.equal(await operator.textContent("[data-field='run.status']"), "paused");
+  await operator.click("text=Resume the run");
+  await controlBecomes(/^limited: 1 started\/s$/);
+  // Every project, the one that fails as `data` included.
+  await liveUntil(operator, "completed_with_errors");
+});
+
 await step("a dry run started from the overview progresses to completed without a reload", async () => {
+  await operator.goto(`${BASE}/ui`);
   await shot(operator, "overview");
   await axe(operator, "overview");
   await operator.check("input[name=scope][value=project]");

@@ -274,6 +274,26 @@ impl Fixture {
                 let (run, _) = pending_run(db, self.project()).await;
                 (format!("/runs/{run}/cancel"), None)
             }
+            "pause_run" => {
+                let (run, _) = pending_run(db, self.project()).await;
+                (
+                    format!("/runs/{run}/pause"),
+                    Some(json!({"reason": "matrix", "now": true})),
+                )
+            }
+            "resume_run" => {
+                let (run, _) = pending_run(db, self.project()).await;
+                db.cli_ok(&["run", "pause", &run.to_string()]).await;
+                (format!("/runs/{run}/resume"), None)
+            }
+            "limit_run" => {
+                let (run, _) = pending_run(db, self.project()).await;
+                (
+                    format!("/runs/{run}/limits"),
+                    Some(json!({"max_inflight": 2, "max_rate": 5, "for_secs": 60})),
+                )
+            }
+            "governor_status" => ("/governor".into(), None),
             "validate_run" => (format!("/runs/{f}/validate"), None),
             "rollback_run" => (
                 format!("/runs/{f}/rollback"),
@@ -312,7 +332,10 @@ impl Fixture {
 /// too weak, 2xx otherwise; each mutation leaves its audit row.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_for_every_role() {
-    let db = prepared("api_matrix", &small()).await;
+    // Enough active projects for a fresh run per mutation and role.
+    let mut seed = small();
+    seed[1] = "12";
+    let db = prepared("api_matrix", &seed).await;
     let tokens = tokens(&db).await;
     let finished = finished_run(&db).await;
     let job = first_job(&db, finished).await;
@@ -327,16 +350,20 @@ async fn every_route_for_every_role() {
             "db_status",
             "enqueue_project",
             "get_stats",
+            "governor_status",
             "kill_jobs",
+            "limit_run",
             "list_audit",
             "list_jobs",
             "list_runs",
             "lock_status",
             "login",
             "logout",
+            "pause_run",
             "preview_run",
             "refresh_stats",
             "release_lock",
+            "resume_run",
             "retry_jobs",
             "rollback_run",
             "run_events",
@@ -429,6 +456,9 @@ async fn every_route_for_every_role() {
     for (action, roles) in [
         ("run.start", &["operator", "admin"][..]),
         ("run.cancel", &["operator", "admin"]),
+        ("run.pause", &["operator", "admin"]),
+        ("run.resume", &["operator", "admin"]),
+        ("run.limit", &["operator", "admin"]),
         ("project.enqueue", &["operator", "admin"]),
         ("jobs.kill", &["operator", "admin"]),
         ("stats.refresh", &["operator", "admin"]),

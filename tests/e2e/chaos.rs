@@ -8,10 +8,9 @@
 //! disruptions.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use ontofleet_testkit::cluster::Cluster;
 use ontofleet_testkit::{TestDb, signal};
 use sqlx::postgres::PgPoolOptions;
 use tokio::process::Child;
@@ -293,138 +292,33 @@ async fn terminate_loop() -> Row {
     row
 }
 
-/// A throwaway PostgreSQL cluster of the machine's binaries, so it can be crashed.
-struct Cluster {
-    dir: PathBuf,
-    port: u16,
-    pg_ctl: PathBuf,
+/// The private cluster of the crash scenario. Nothing but the WAL writer may write WAL out, so
+/// that a stopped WAL writer holds every asynchronous commit in shared memory until the crash
+/// (see `pg_restart`): no autovacuum, no background writer, a WAL writer that wakes rarely.
+fn crash_cluster() -> Cluster {
+    Cluster::primary(&[
+        "autovacuum=off",
+        "bgwriter_lru_maxpages=0",
+        "wal_writer_delay=10s",
+        "wal_buffers=16MB",
+    ])
 }
 
-fn pg_bin(name: &str) -> PathBuf {
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("bin").join(name))
-        .filter(|p| p.exists())
-        .collect();
-    found.sort();
-    found.pop().unwrap_or_else(|| {
-        panic!("{name} not found under /usr/lib/postgresql/*/bin: the PostgreSQL restart scenario needs the server binaries")
-    })
-}
-
-fn as_postgres(program: &Path) -> std::process::Command {
-    // initdb and postgres refuse to run as root.
-    if is_root() {
-        let mut c = std::process::Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(program);
-        c
-    } else {
-        std::process::Command::new(program)
-    }
-}
-
-fn is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-impl Cluster {
-    fn start() -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "ofchaos-{}",
-            &Uuid::new_v4().simple().to_string()[..8]
-        ));
-        std::fs::create_dir_all(&dir).expect("cluster dir");
-        if is_root() {
-            let ok = std::process::Command::new("chown")
-                .args(["postgres:postgres"])
-                .arg(&dir)
-                .status()
-                .expect("chown");
-            assert!(ok.success(), "chown {}", dir.display());
-        }
-        let data = dir.join("data");
-        let out = as_postgres(&pg_bin("initdb"))
-            .arg("-D")
-            .arg(&data)
-            .args(["-A", "trust", "-U", "postgres", "--no-sync"])
-            .stdout(Stdio::null())
-            .output()
-            .expect("initdb");
-        assert!(
-            out.status.success(),
-            "initdb: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let port = 55000 + (std::process::id() % 4000) as u16;
-        let cluster = Self {
-            dir,
-            port,
-            pg_ctl: pg_bin("pg_ctl"),
-        };
-        cluster.ctl(&["start", "-w"]);
-        cluster
-    }
-
-    fn ctl(&self, args: &[&str]) {
-        // Nothing but the WAL writer may write WAL out, so that a stopped WAL writer holds
-        // every asynchronous commit in shared memory until the crash (see `pg_restart`): no
-        // autovacuum, no background writer, a WAL writer that wakes rarely by itself.
-        let opts = format!(
-            "-p {} -k {} -c listen_addresses='' -c fsync=off -c max_connections=100 \
-             -c autovacuum=off -c bgwriter_lru_maxpages=0 -c wal_writer_delay=10s -c wal_buffers=16MB",
-            self.port,
-            self.dir.display()
-        );
-        let out = as_postgres(&self.pg_ctl)
-            .arg("-D")
-            .arg(self.dir.join("data"))
-            .arg("-l")
-            .arg(self.dir.join("log"))
-            .args(["-o", &opts])
-            .args(args)
-            .output()
-            .expect("pg_ctl");
-        assert!(
-            out.status.success(),
-            "pg_ctl {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn url(&self, db: &str) -> String {
-        format!(
-            "postgres://postgres@localhost:{}/{db}?host={}",
-            self.port,
-            self.dir.display()
-        )
-    }
-
-    /// Crash (immediate shutdown: no checkpoint, recovery on start) and start again. A stopped
-    /// WAL writer is SIGKILLed first, so it cannot write out what it holds when it is continued.
-    fn crash_restart(&self, stopped_wal_writer: u32) {
-        kill(stopped_wal_writer, "KILL");
-        self.ctl(&["stop", "-m", "immediate", "-w"]);
-        self.ctl(&["start", "-w"]);
-    }
-
-    /// [`Cluster::crash_restart`] under `db`, whose pool is closed first and opened again after.
-    async fn crash_restart_with(&self, db: TestDb, stopped_wal_writer: u32) -> TestDb {
-        db.pool.close().await;
-        self.crash_restart(stopped_wal_writer);
-        TestDb {
-            pool: PgPoolOptions::new()
-                .max_connections(3)
-                .connect(&db.url)
-                .await
-                .expect("reconnect after the restart"),
-            ..db
-        }
+/// Crash (immediate shutdown: no checkpoint, recovery on start) and start again, under `db`,
+/// whose pool is closed first and opened again after. A stopped WAL writer is SIGKILLed first,
+/// so it cannot write out what it holds when it is continued.
+async fn crash_restart(cluster: &Cluster, db: TestDb, stopped_wal_writer: u32) -> TestDb {
+    db.pool.close().await;
+    kill(stopped_wal_writer, "KILL");
+    cluster.ctl(&["stop", "-m", "immediate", "-w"]);
+    cluster.ctl(&["start", "-w"]);
+    TestDb {
+        pool: PgPoolOptions::new()
+            .max_connections(3)
+            .connect(&db.url)
+            .await
+            .expect("reconnect after the restart"),
+        ..db
     }
 }
 
@@ -438,7 +332,7 @@ fn kill(pid: u32, sig: &str) {
 
 /// Freeze the server's WAL writer: from now on an asynchronous commit stays in the WAL buffers
 /// (shared memory) and a crash loses it, while a synchronous commit still flushes the WAL itself
-/// (and everything before it). Returns its pid, for [`Cluster::crash_restart`].
+/// (and everything before it). Returns its pid, for [`crash_restart`].
 async fn stop_wal_writer(pool: &sqlx::PgPool) -> u32 {
     let pid: i32 =
         sqlx::query_scalar("SELECT pid FROM pg_stat_activity WHERE backend_type = 'walwriter'")
@@ -460,20 +354,9 @@ async fn succeeded_items(pool: &sqlx::PgPool, run: Uuid) -> Vec<Uuid> {
     .expect("succeeded items")
 }
 
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = as_postgres(&self.pg_ctl)
-            .arg("-D")
-            .arg(self.dir.join("data"))
-            .args(["stop", "-m", "immediate"])
-            .output();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// Crash-restart PostgreSQL itself mid-run.
 async fn pg_restart() -> Row {
-    let cluster = Cluster::start();
+    let cluster = crash_cluster();
     let admin = PgPoolOptions::new()
         .max_connections(1)
         .connect(&cluster.url("postgres"))
@@ -514,7 +397,7 @@ async fn pg_restart() -> Row {
     let before = succeeded_items(&db.pool, run).await;
     wait_progress(&db, run, before.len() as i64 + 2).await;
     let acknowledged = succeeded_items(&db.pool, run).await;
-    let db = cluster.crash_restart_with(db, wal_writer).await;
+    let db = crash_restart(&cluster, db, wal_writer).await;
     let restarted = Instant::now();
     // Read before any of them can be redone (their jobs are re-enqueued once the crashed
     // workers' heartbeats are 3 s silent).
@@ -555,7 +438,7 @@ async fn pg_restart() -> Row {
     }
     let recover = restarted.elapsed().as_secs_f64();
     drop(listener);
-    let db = cluster.crash_restart_with(db, wal_writer).await;
+    let db = crash_restart(&cluster, db, wal_writer).await;
     let (status, holder): (String, Option<Uuid>) = sqlx::query_as(
         "SELECT r.status, l.run_id FROM migration_runs r, migration_platform_lock l WHERE r.id = $1",
     )

@@ -6,6 +6,7 @@ mod architecture;
 mod chaos;
 mod chunks;
 mod concurrency;
+mod controls;
 mod deploy;
 mod expect;
 mod golden;
@@ -19,6 +20,7 @@ mod preview;
 mod queue;
 mod roles;
 mod rules;
+mod standby;
 mod telemetry;
 
 use std::time::Duration;

@@ -6,6 +6,7 @@
 //! The dashboard (`ui`, under `/ui`) renders the same operations as HTML pages.
 
 pub mod auth;
+mod controls;
 pub mod events;
 mod jobs;
 mod misc;
@@ -43,6 +44,10 @@ pub fn api() -> (axum::Router<ApiState>, OpenApi) {
         .routes(routes!(runs::show_run))
         .routes(routes!(runs::run_events))
         .routes(routes!(runs::cancel_run))
+        .routes(routes!(controls::pause_run))
+        .routes(routes!(controls::resume_run))
+        .routes(routes!(controls::limit_run))
+        .routes(routes!(controls::governor_status))
         .routes(routes!(runs::validate_run))
         .routes(routes!(runs::rollback_run))
         .routes(routes!(runs::enqueue_project))

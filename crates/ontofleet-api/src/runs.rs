@@ -83,6 +83,13 @@ pub struct StartBody {
     /// Start a scoped run while a platform run holds the lock.
     #[serde(default)]
     pub force: bool,
+    /// The error budget: pause the run when more than this % of its last `failure_window`
+    /// finished items failed or were skipped (0: none; default: the server's `[runs]`).
+    #[serde(default)]
+    pub max_failure_rate: Option<f64>,
+    /// The finished items the budget looks at (default: the server's `[runs]`).
+    #[serde(default)]
+    pub failure_window: Option<i32>,
 }
 
 /// `POST /runs/preview`.
@@ -164,6 +171,11 @@ pub async fn start_run(
         dry_run: body.dry_run,
         force: body.force,
         initiated_by: caller.actor.initiated_by(),
+        error_budget: ontofleet_ops::controls::error_budget(
+            body.max_failure_rate,
+            body.failure_window,
+            s.producer.error_budget,
+        )?,
     };
     let started = runs::start(&s.write, &request, &s.producer, &caller.actor).await?;
     Ok((StatusCode::CREATED, Json(started)))

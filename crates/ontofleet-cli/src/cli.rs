@@ -47,7 +47,7 @@ pub enum Command {
     Db(DbCommand),
     /// Create the legacy schema if missing and add deterministic synthetic data.
     Seed(SeedArgs),
-    /// Runs: start, preview, list, show, watch, cancel, validate, rollback.
+    /// Runs: start, preview, list, show, watch, pause, resume, limit, cancel, validate, rollback.
     #[command(subcommand)]
     Run(RunCommand),
     /// Reprocess one project: a new single-project run, or added to an existing run with --run.
@@ -68,6 +68,15 @@ pub enum Command {
     /// API tokens: create, list, revoke.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The database-health governor.
+    #[command(subcommand)]
+    Governor(GovernorCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GovernorCommand {
+    /// The verdict claims obey, its reasons, the signals, the leader.
+    Status,
 }
 
 #[derive(Debug, Args)]
@@ -188,6 +197,41 @@ pub enum RunCommand {
     Validate {
         /// Run id.
         run: Uuid,
+    },
+    /// Pause a run: no job of it starts until it is resumed; jobs in flight finish. The platform
+    /// lock stays with it.
+    Pause {
+        /// Run id.
+        run: Uuid,
+        /// Why (shown wherever the run is).
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        /// Also give back at once the jobs claimed but not started yet.
+        #[arg(long)]
+        now: bool,
+    },
+    /// Resume a paused run: exactly the items left go on.
+    Resume {
+        /// Run id.
+        run: Uuid,
+    },
+    /// Fleet-wide limits, enforced at claim time whatever the number of workers; they take
+    /// effect at the next claim.
+    Limit {
+        /// Run id.
+        run: Uuid,
+        /// At most N items of the run running at once across the fleet.
+        #[arg(long, value_name = "N")]
+        max_inflight: Option<i32>,
+        /// At most N projects started per second (over any 10 s window).
+        #[arg(long, value_name = "N")]
+        max_rate: Option<i32>,
+        /// For this long (e.g. 30m, 2h), then the limits lapse.
+        #[arg(long = "for", value_name = "DURATION")]
+        for_: Option<String>,
+        /// Remove the limits.
+        #[arg(long, conflicts_with_all = ["max_inflight", "max_rate", "for_"])]
+        clear: bool,
     },
     /// Delete, per project in one transaction, the ontology rows and mappings the run created;
     /// rows a later run changed stay. Logged as operation `rollback`.
@@ -332,6 +376,13 @@ pub struct StartArgs {
     /// Watch the run and print the final summary.
     #[arg(long)]
     pub watch: bool,
+    /// Error budget: pause the run when more than PCT % of its last `--failure-window` finished
+    /// items failed or were skipped (0: none; default `runs.max_failure_rate`).
+    #[arg(long, value_name = "PCT")]
+    pub max_failure_rate: Option<f64>,
+    /// The finished items the error budget looks at (default `runs.failure_window`).
+    #[arg(long, value_name = "N")]
+    pub failure_window: Option<i32>,
 }
 
 #[derive(Debug, Args)]

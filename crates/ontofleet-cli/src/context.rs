@@ -46,6 +46,7 @@ impl Ctx<'_> {
             lease: Duration::from_secs(self.settings.lock.lease_secs),
             policies: self.settings.retry,
             analyze_legacy_tables: self.settings.producer.analyze_legacy_tables,
+            error_budget: self.settings.runs.error_budget(),
         }
     }
 
@@ -185,4 +186,49 @@ pub fn export_backlog(pool: PgPool, settings: &Settings) -> Option<tokio::task::
             }
         }))
     })
+}
+
+/// This process's governor candidate (SPEC §14), until the returned sender is used or dropped:
+/// it takes the role when no live process holds it; as leader it samples, publishes and
+/// records the governor's metrics. `name` names the process in `governor status`.
+pub fn spawn_governor(
+    pool: PgPool,
+    settings: &Settings,
+    name: String,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(ontofleet_ops::governor::run(
+        pool,
+        settings.governor.clone(),
+        name,
+        settings.database.application_name.clone(),
+        |o: &ontofleet_ops::governor::Observation| {
+            let mut highest: Vec<(&'static str, f64)> = Vec::new();
+            for r in &o.readings {
+                if let Some(v) = r.value {
+                    match highest.iter_mut().find(|(s, _)| *s == r.signal.as_str()) {
+                        Some(h) => h.1 = h.1.max(v),
+                        None => highest.push((r.signal.as_str(), v)),
+                    }
+                }
+            }
+            let throttled = (o.level != ontofleet_ops::governor::Level::Ok)
+                .then(|| o.reasons.first().map(|r| r.metric_reason.as_str()))
+                .flatten();
+            ontofleet_telemetry::metrics::record_governor(
+                o.level.gauge(),
+                &highest,
+                throttled,
+                &o.paused_runs,
+                o.elapsed.as_secs_f64(),
+            );
+        },
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    (stop, task)
 }

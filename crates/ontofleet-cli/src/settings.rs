@@ -28,6 +28,31 @@ pub struct Settings {
     pub classifier: ClassifierSettings,
     pub telemetry: TelemetrySettings,
     pub api: ApiSettings,
+    /// `[governor]` (SPEC §14).
+    #[serde(default)]
+    pub governor: ontofleet_ops::governor::GovernorSettings,
+    /// `[runs]`.
+    pub runs: RunsSettings,
+}
+
+/// `[runs]`: defaults of every run.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RunsSettings {
+    /// The error budget in % (0: none).
+    pub max_failure_rate: f64,
+    /// The finished items it looks at.
+    pub failure_window: i32,
+}
+
+impl RunsSettings {
+    /// The default error budget, if any.
+    pub fn error_budget(&self) -> Option<ontofleet_ops::types::ErrorBudget> {
+        ontofleet_ops::types::ErrorBudget {
+            max_failure_rate: self.max_failure_rate,
+            failure_window: self.failure_window.max(1),
+        }
+        .effective()
+    }
 }
 
 /// `[api]`: `ontofleet serve`.

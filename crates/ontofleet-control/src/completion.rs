@@ -76,8 +76,16 @@ pub async fn complete_item(
                 finished_at = clock_timestamp(), updated_at = now() \
           WHERE run_id = {run} AND project_id = {project} \
             AND status NOT IN ('succeeded', 'partial', 'failed', 'skipped', 'cancelled') RETURNING 1) \
-         UPDATE migration_runs SET {column} = {column} + {increment} WHERE id = {run} AND EXISTS (SELECT 1 FROM i) \
+         UPDATE migration_runs SET {column} = {column} + {increment}, \
+                recent_outcomes = CASE WHEN max_failure_rate IS NULL \
+                                         OR {status} NOT IN ('succeeded', 'partial', 'failed', 'skipped') THEN recent_outcomes \
+                                       ELSE substring(recent_outcomes || CASE WHEN {status} IN ('failed', 'skipped') THEN B'1' ELSE B'0' END \
+                                                      FROM greatest(1, length(recent_outcomes) + 2 - failure_window)) END \
+          WHERE id = {run} AND EXISTS (SELECT 1 FROM i) \
          RETURNING {COUNTER_COLUMNS}, \
+           (max_failure_rate IS NOT NULL AND status = 'running' AND length(recent_outcomes) >= failure_window \
+              AND length(replace(recent_outcomes::text, '0', '')) * 100 > max_failure_rate * failure_window) AS budget_spent, \
+           length(replace(recent_outcomes::text, '0', ''))::bigint AS recent_failures, max_failure_rate, failure_window, \
            coalesce((SELECT l.run_id = {run} AND l.token = {token} FROM migration_platform_lock l WHERE l.id = 1), false) \
              AS holds_lock, \
            coalesce((SELECT l.renewed_at < clock_timestamp() - make_interval(secs => {lease} / 4) \
@@ -126,10 +134,19 @@ pub async fn complete_item(
         }
     }
     if counters.is_done() {
-        finish_run(conn, fence.run_id, &counters).await.map(Some)
-    } else {
-        Ok(None)
+        return finish_run(conn, fence.run_id, &counters).await.map(Some);
     }
+    if counters.budget_spent {
+        crate::controls::spend_error_budget(
+            conn,
+            fence.run_id,
+            counters.max_failure_rate.unwrap_or(0.0),
+            counters.failure_window.unwrap_or(1),
+            counters.recent_failures,
+        )
+        .await?;
+    }
+    Ok(None)
 }
 
 /// A failed attempt that will be retried: the item waits as `retrying` with the failure's
@@ -266,12 +283,22 @@ struct Counters {
     holds_lock: bool,
     #[sqlx(default)]
     renew_due: bool,
+    /// The error budget is spent: more than `max_failure_rate` % of the last `failure_window`
+    /// finished items failed or were skipped.
+    #[sqlx(default)]
+    budget_spent: bool,
+    #[sqlx(default)]
+    recent_failures: i64,
+    #[sqlx(default)]
+    max_failure_rate: Option<f64>,
+    #[sqlx(default)]
+    failure_window: Option<i32>,
 }
 
 impl Counters {
     /// Every item is terminal and the run is still active.
     fn is_done(&self) -> bool {
-        matches!(self.status.as_str(), "running" | "cancelling")
+        matches!(self.status.as_str(), "running" | "paused" | "cancelling")
             && self.ok + self.partial + self.failed + self.skipped + self.cancelled >= self.total
     }
 }
@@ -372,7 +399,7 @@ pub async fn cancel_run(
     run_id: Uuid,
 ) -> Result<Option<u64>, ControlError> {
     let active: Option<String> = sqlx::query_scalar(
-        "UPDATE migration_runs SET status = 'cancelling' WHERE id = $1 AND status IN ('pending', 'running', 'cancelling') \
+        "UPDATE migration_runs SET status = 'cancelling' WHERE id = $1 AND status IN ('pending', 'running', 'paused', 'cancelling') \
          RETURNING status",
     )
     .bind(run_id)
@@ -381,6 +408,7 @@ pub async fn cancel_run(
     if active.is_none() {
         return Ok(None);
     }
+    crate::controls::end_pause(&mut *conn, run_id).await?;
     let cancelled = cancel_waiting(&mut *conn, run_id, None).await?;
     // Pending runs have no items yet; they are cancelled outright.
     sqlx::query("UPDATE migration_runs SET status = 'cancelled', finished_at = now() WHERE id = $1 AND total_items = 0")

@@ -5,6 +5,8 @@
 //! so it joins the item transaction.
 
 pub mod completion;
+pub mod controls;
+pub mod governor;
 pub mod lock;
 pub mod operator;
 pub mod rollback;

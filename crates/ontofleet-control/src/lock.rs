@@ -206,7 +206,7 @@ pub async fn renew_active(conn: &mut PgConnection, lease: Duration) -> Result<bo
           WHERE l.id = (SELECT id FROM migration_platform_lock WHERE id = 1 FOR UPDATE SKIP LOCKED) \
             AND l.run_id IS NOT NULL \
             AND l.renewed_at < clock_timestamp() - make_interval(secs => $1 / 4) \
-            AND coalesce((SELECT r.lock_token = l.token AND r.status IN ('running', 'cancelling') \
+            AND coalesce((SELECT r.lock_token = l.token AND r.status IN ('running', 'paused', 'cancelling') \
                             FROM migration_runs r WHERE r.id = l.run_id), false)",
     )
     .bind(lease.as_secs_f64())

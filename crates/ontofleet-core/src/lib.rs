@@ -6,6 +6,7 @@
 //! can be unit-tested without a database.
 
 pub mod category;
+pub mod governor;
 pub mod job;
 pub mod policy;
 pub mod progress;

@@ -52,6 +52,8 @@ string_enum!(
         Pending => "pending",
         /// Jobs enqueued; items are being processed.
         Running => "running",
+        /// Held by an operator or its error budget: no job of it starts until it is resumed.
+        Paused => "paused",
         /// Cancel requested: queued jobs killed, running ones finishing.
         Cancelling => "cancelling",
         /// Every item succeeded.
@@ -66,7 +68,8 @@ string_enum!(
 impl RunStatus {
     /// A run still being worked on: its items may change, it may hold the platform lock, the
     /// autoscaler counts its unfinished items. Everything else is terminal.
-    pub const ACTIVE: &'static [RunStatus] = &[Self::Pending, Self::Running, Self::Cancelling];
+    pub const ACTIVE: &'static [RunStatus] =
+        &[Self::Pending, Self::Running, Self::Paused, Self::Cancelling];
 
     /// No further item transitions are expected.
     pub fn is_terminal(self) -> bool {
@@ -132,7 +135,7 @@ impl ItemStatus {
 }
 
 /// A list of statuses as SQL string literals for an `IN (…)` list, e.g.
-/// `'pending', 'running', 'cancelling'`: SQL names the vocabulary through this, not by hand.
+/// `'pending', 'running', 'paused', 'cancelling'`: SQL names the vocabulary through this, not by hand.
 pub fn sql_list<T: Copy + fmt::Display>(statuses: &[T]) -> String {
     statuses
         .iter()
@@ -166,7 +169,7 @@ mod tests {
         assert!(!RunStatus::is_active_str("nonsense"));
         assert_eq!(
             sql_list(RunStatus::ACTIVE),
-            "'pending', 'running', 'cancelling'"
+            "'pending', 'running', 'paused', 'cancelling'"
         );
         assert_eq!(
             sql_list(ItemStatus::TERMINAL),

@@ -47,6 +47,12 @@ pub struct RunRow {
     pub finished_at: Option<DateTime<Utc>>,
     /// Final summary.
     pub summary: Value,
+    /// Who paused it (while `paused`).
+    pub paused_by: Option<String>,
+    /// Why.
+    pub pause_reason: Option<String>,
+    /// Since when.
+    pub paused_at: Option<DateTime<Utc>>,
 }
 
 impl RunRow {
@@ -62,7 +68,7 @@ impl RunRow {
 
 const RUN_COLUMNS: &str = "id, scope, status, dry_run, options, reference_time, initiated_by, lock_token, \
     total_items, succeeded_items, partial_items, failed_items, skipped_items, cancelled_items, created_at, \
-    started_at, finished_at, summary";
+    started_at, finished_at, summary, paused_by, pause_reason, paused_at";
 
 /// Fetch one run.
 pub async fn get_run(conn: &mut PgConnection, id: Uuid) -> Result<Option<RunRow>, DbError> {
@@ -124,13 +130,16 @@ pub struct NewRun<'a> {
     pub initiated_by: &'a str,
     /// The platform lock's fencing token, for a platform run (taken before the run row).
     pub lock_token: Option<i64>,
+    /// The error budget: percent of failed or skipped items among the last N finished.
+    pub error_budget: Option<(f64, i32)>,
 }
 
 /// Insert a `pending` run; `reference_time` is the database's `now()` so that every pod agrees.
 pub async fn insert_run(conn: &mut PgConnection, run: &NewRun<'_>) -> Result<RunRow, DbError> {
     let sql = format!(
-        "INSERT INTO migration_runs (id, scope, status, dry_run, options, reference_time, initiated_by, lock_token) \
-         VALUES ($1, $2, 'pending', $3, $4, date_trunc('milliseconds', now()), $5, $6) RETURNING {RUN_COLUMNS}"
+        "INSERT INTO migration_runs (id, scope, status, dry_run, options, reference_time, initiated_by, lock_token, \
+                max_failure_rate, failure_window) \
+         VALUES ($1, $2, 'pending', $3, $4, date_trunc('milliseconds', now()), $5, $6, $7, $8) RETURNING {RUN_COLUMNS}"
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(run.id)
@@ -139,6 +148,8 @@ pub async fn insert_run(conn: &mut PgConnection, run: &NewRun<'_>) -> Result<Run
         .bind(&run.options)
         .bind(run.initiated_by)
         .bind(run.lock_token)
+        .bind(run.error_budget.map(|b| b.0))
+        .bind(run.error_budget.map(|b| b.1))
         .fetch_one(conn)
         .await?)
 }
@@ -216,6 +227,9 @@ pub struct Begun {
     /// The worker still held the job's queue row; if not, nothing was changed and the job is
     /// no longer this execution's.
     pub holds: bool,
+    /// The run is paused (or the governor says no job starts): nothing was changed, and the job
+    /// goes back to the queue unstarted.
+    pub held: bool,
     #[sqlx(flatten)]
     attempt: MaybeAttempt,
 }
@@ -242,9 +256,9 @@ impl Begun {
 
 /// Start of an attempt, with the run read in the same statement (one round trip per job
 /// instead of two): the item becomes `running` unless it is already terminal, the run is
-/// cancelling, or `worker` no longer holds the job's queue row `job_id` (re-enqueued after
-/// missed heartbeats: the item is then the next holder's to count). Returns `None` when the
-/// run does not exist.
+/// cancelling, the run is paused or the governor says no job starts (`held`), or `worker` no
+/// longer holds the job's queue row `job_id` (re-enqueued after missed heartbeats: the item is
+/// then the next holder's to count). Returns `None` when the run does not exist.
 pub async fn begin_attempt(
     pool: &PgPool,
     run_id: Uuid,
@@ -253,18 +267,23 @@ pub async fn begin_attempt(
     job_id: &str,
 ) -> Result<Option<Begun>, DbError> {
     // The holder check reads the queue row by primary key (apalis-postgres's `apalis.jobs`,
-    // whose `lock_by` names the claiming worker; see ontofleet-queue).
+    // whose `lock_by` names the claiming worker; see ontofleet-queue). Holder and status are
+    // compared in the select list, not the WHERE: there, `status = 'Running'` would let the
+    // planner read the partial index of running jobs whole instead of the primary key.
     let sql = format!(
         "WITH r AS (SELECT {RUN_COLUMNS} FROM migration_runs WHERE id = $1), \
-              h AS (SELECT EXISTS (SELECT 1 FROM apalis.jobs j WHERE j.id = $4 AND j.lock_by = $3 \
-                                     AND j.status = 'Running') AS holds), \
+              h AS (SELECT coalesce((SELECT j.lock_by = $3 AND j.status = 'Running' FROM apalis.jobs j \
+                                      WHERE j.id = $4), false) AS holds), \
+              p AS (SELECT (SELECT r.status = 'paused' FROM r) \
+                           OR EXISTS (SELECT 1 FROM migration_governor g WHERE g.id = 1 AND g.level = 'paused' \
+                                        AND g.valid_until > now()) AS held), \
               a AS (UPDATE migration_run_items SET status = 'running', attempts = attempts + 1, worker = $3, \
                            started_at = coalesce(started_at, now()), updated_at = now() \
                      WHERE run_id = $1 AND project_id = $2 AND status IN ('queued', 'running', 'retrying') \
                        AND EXISTS (SELECT 1 FROM r WHERE r.status NOT IN ('cancelling', 'cancelled')) \
-                       AND (SELECT holds FROM h) \
+                       AND (SELECT holds FROM h) AND NOT (SELECT held FROM p) \
                  RETURNING attempts AS attempt, attempts - attempt_base AS policy_attempt, fallback_next AS fallback) \
-         SELECT r.*, (SELECT holds FROM h) AS holds, a.* FROM r LEFT JOIN a ON true"
+         SELECT r.*, (SELECT holds FROM h) AS holds, (SELECT held FROM p) AS held, a.* FROM r LEFT JOIN a ON true"
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(run_id)

@@ -16,8 +16,10 @@
 pub mod access;
 pub mod audit;
 pub mod classifier;
+pub mod controls;
 pub mod db;
 pub mod error;
+pub mod governor;
 pub mod health;
 pub mod jobs;
 pub mod lock;
@@ -38,7 +40,7 @@ pub mod types {
     pub use ontofleet_pipeline::Pipeline;
     pub use ontofleet_pipeline::templates::TemplateCatalog;
     pub use ontofleet_producer::operator::{OperatorSettings, RetryTarget};
-    pub use ontofleet_producer::{ProducerSettings, RunRequest, Selection};
+    pub use ontofleet_producer::{ErrorBudget, ProducerSettings, RunRequest, Selection};
     pub use ontofleet_queue::{JobFilter, WorkerSettings};
     pub use sqlx::PgPool;
 }

@@ -209,8 +209,10 @@ pub struct RunProgress {
     pub items_by_status: Vec<StatusCount>,
     /// The run is finished: no more progress will come.
     pub finished: bool,
-    /// Items per second since the run started, and the time left at that rate.
+    /// Items per second since the run started (its paused time left out), and the time left.
     pub pace: PaceView,
+    /// Its controls in one line (`paused by alice: deploy window`, `throttled: …`).
+    pub control: String,
 }
 
 /// [`ontofleet_core::Pace`] as the API returns it.
@@ -233,18 +235,22 @@ impl RunView {
         i64::from(self.row.done_items())
     }
 
-    /// Its pace from its start: items finished over its duration, and the time left.
-    pub fn pace(&self) -> Pace {
+    /// Its pace from its start, the time it spent paused (`paused_secs`) left out: items
+    /// finished over its working time, and the time left at that pace.
+    pub fn pace(&self, paused_secs: f64) -> Pace {
         let left = i64::from(self.items.total) - self.done();
-        Pace::of(self.done(), left, self.duration_secs, self.is_active())
+        let working = (self.duration_secs - paused_secs).max(0.0);
+        Pace::of(self.done(), left, working, self.is_active())
     }
 }
 
 /// A run's progress, read in one round of queries.
 pub async fn progress(pool: &PgPool, run_id: Uuid) -> Result<RunProgress, OpsError> {
     let run: RunView = get(pool, run_id).await?.into();
-    let pace = run.pace();
+    let control = crate::controls::control_view(pool, run_id, &run.status).await?;
+    let pace = run.pace(control.paused_secs);
     Ok(RunProgress {
+        control: control.state,
         items_by_status: items_by_status(pool, run_id).await?,
         finished: !run.is_active(),
         run,
@@ -253,6 +259,17 @@ pub async fn progress(pool: &PgPool, run_id: Uuid) -> Result<RunProgress, OpsErr
             eta_secs: pace.eta_secs,
         },
     })
+}
+
+/// Seconds the run has spent paused (its open pause counted to now).
+pub async fn paused_secs(pool: &PgPool, run_id: Uuid) -> Result<f64, OpsError> {
+    Ok(sqlx::query_scalar(
+        "SELECT coalesce(sum(extract(epoch FROM coalesce(ended_at, clock_timestamp()) - started_at)), 0)::float8 \
+           FROM migration_run_pauses WHERE run_id = $1",
+    )
+    .bind(run_id)
+    .fetch_one(pool)
+    .await?)
 }
 
 /// The run, or the error that names it as unknown.
@@ -326,6 +343,9 @@ pub struct RunDetail {
     pub entities: Value,
     /// The platform lock.
     pub lock: RunLock,
+    /// Pause, limits, error budget and the governor, with the time spent paused and throttled
+    /// (SPEC §14).
+    pub control: crate::controls::ControlView,
 }
 
 /// `run show`.
@@ -335,9 +355,11 @@ pub async fn show(pool: &PgPool, run_id: Uuid) -> Result<RunDetail, OpsError> {
     let errors = ledger::top_errors(pool, run_id, 5).await?;
     let problems = ledger::entity_problems(pool, run_id).await?;
     let entities = ledger::entity_totals(pool, run_id).await?;
+    let control = crate::controls::control_view(pool, run_id, &run.status).await?;
     let mut conn = pool.acquire().await?;
     let lock = ontofleet_control::lock_status(&mut conn).await?;
     Ok(RunDetail {
+        control,
         run: run.into(),
         items_by_status: by_status
             .into_iter()

@@ -11,7 +11,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::OpsError;
-use crate::runs::{RunView, StatusCount, completion_listener, get, items_by_status};
+use crate::controls::control_view;
+use crate::runs::{RunView, StatusCount, completion_listener, get, items_by_status, paused_secs};
 
 /// How often the watch reads the run.
 const TICK: Duration = Duration::from_millis(500);
@@ -31,6 +32,9 @@ pub struct Tick<'a> {
     pub pace: Pace,
     /// The run is terminal: this is the last tick.
     pub last: bool,
+    /// Its controls in one line (`paused by alice: deploy window`, `throttled: replay lag …`,
+    /// `limited: 3 in flight`, `running freely`), refreshed with the breakdown.
+    pub state: &'a str,
 }
 
 /// Follow `run_id` until it is terminal, calling `observe` at every tick; returns the run as it
@@ -42,6 +46,9 @@ pub async fn watch(
 ) -> Result<RunView, OpsError> {
     let first: RunView = get(pool, run_id).await?.into();
     let started = Instant::now();
+    let paused_before = paused_secs(pool, run_id).await?;
+    let mut paused_during = 0.0;
+    let mut state = String::new();
     let mut by_status = Vec::new();
     let mut breakdown_at: Option<Instant> = None;
     let mut listener = completion_listener(pool).await;
@@ -50,19 +57,23 @@ pub async fn watch(
         let last = !run.is_active();
         if last || breakdown_at.is_none_or(|t| t.elapsed() >= BREAKDOWN_EVERY) {
             by_status = items_by_status(pool, run_id).await?;
+            state = control_view(pool, run_id, &run.status).await?.state;
+            paused_during = (paused_secs(pool, run_id).await? - paused_before).max(0.0);
             breakdown_at = Some(Instant::now());
         }
+        // Time the run spent paused while watched is not working time.
         let pace = Pace::of(
             (run.done() - first.done()).max(0),
             i64::from(run.items.total) - run.done(),
-            started.elapsed().as_secs_f64(),
-            !last,
+            (started.elapsed().as_secs_f64() - paused_during).max(0.0),
+            !last && run.status != "paused",
         );
         observe(&Tick {
             run: &run,
             by_status: &by_status,
             pace,
             last,
+            state: &state,
         });
         if last {
             return Ok(run);

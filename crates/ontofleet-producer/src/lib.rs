@@ -9,7 +9,7 @@ pub mod statistics;
 
 use std::time::Duration;
 
-use ontofleet_core::{ProjectJob, RetryPolicies, RunScope};
+use ontofleet_core::{ProjectJob, RetryPolicies, RunScope, RunStatus};
 use ontofleet_db::ledger::{self, NewRun};
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
@@ -67,6 +67,25 @@ pub struct RunRequest {
     pub force: bool,
     /// Who asked (recorded on the run).
     pub initiated_by: String,
+    /// The run's error budget; `None`: the settings' default (`[runs]`).
+    pub error_budget: Option<ErrorBudget>,
+}
+
+/// A run's error budget (SPEC §14): it pauses itself when more than `max_failure_rate` % of its
+/// last `failure_window` finished items failed or were skipped.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ErrorBudget {
+    /// Percent, (0, 100]; 0 given by an operator means no budget.
+    pub max_failure_rate: f64,
+    /// Finished items looked at.
+    pub failure_window: i32,
+}
+
+impl ErrorBudget {
+    /// The budget to store: `None` for a rate of 0 (none).
+    pub fn effective(self) -> Option<Self> {
+        (self.max_failure_rate > 0.0).then_some(self)
+    }
 }
 
 /// Producer settings.
@@ -79,6 +98,8 @@ pub struct ProducerSettings {
     /// `ANALYZE` legacy tables with missing or stale statistics before enqueuing
     /// ([`statistics::refresh_legacy_statistics`]).
     pub analyze_legacy_tables: bool,
+    /// The error budget of runs started without one (`[runs]`).
+    pub error_budget: Option<ErrorBudget>,
 }
 
 /// A started run.
@@ -207,14 +228,16 @@ pub async fn start_run(
     // Platform runs are arbitrated by the lock alone: an active platform run with an expired
     // lease must be taken over, not reported as a duplicate.
     if !req.dry_run && scope != RunScope::Platform {
-        let active: Option<Uuid> = sqlx::query_scalar(
-            "SELECT id FROM migration_runs WHERE status IN ('pending', 'running', 'cancelling') AND NOT dry_run \
+        let sql = format!(
+            "SELECT id FROM migration_runs WHERE status IN ({}) AND NOT dry_run \
                AND scope = $1 AND options -> 'selection' = $2 LIMIT 1",
-        )
-        .bind(scope.as_str())
-        .bind(&selection)
-        .fetch_optional(&mut *tx)
-        .await?;
+            ontofleet_core::sql_list(RunStatus::ACTIVE)
+        );
+        let active: Option<Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(scope.as_str())
+            .bind(&selection)
+            .fetch_optional(&mut *tx)
+            .await?;
         if let Some(id) = active {
             return Err(ProducerError::AlreadyActive(id));
         }
@@ -259,6 +282,11 @@ pub async fn start_run(
             options,
             initiated_by: &req.initiated_by,
             lock_token: token,
+            error_budget: req
+                .error_budget
+                .or(settings.error_budget)
+                .and_then(ErrorBudget::effective)
+                .map(|b| (b.max_failure_rate, b.failure_window)),
         },
     )
     .await;

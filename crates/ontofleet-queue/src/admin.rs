@@ -230,6 +230,36 @@ pub async fn wake_workers(conn: &mut PgConnection, job_ids: &[String]) -> Result
     Ok(())
 }
 
+/// Give back the jobs of a run that workers claimed but did not start (`run pause --now`):
+/// `Pending` again, their attempt uncounted. A job whose item is running is left alone (it
+/// finishes); a worker that later takes a given-back job from its buffer finds it no longer held
+/// and leaves it. Returns how many.
+pub async fn give_back_unstarted(conn: &mut PgConnection, run_id: Uuid) -> Result<u64, QueueError> {
+    Ok(sqlx::query(
+        "UPDATE apalis.jobs j SET status = 'Pending', lock_by = NULL, lock_at = NULL, attempts = greatest(j.attempts - 1, 0) \
+          WHERE j.run_id = $1 AND j.status = 'Running' \
+            AND EXISTS (SELECT 1 FROM migration_run_items i WHERE i.job_id = j.id AND i.run_id = $1 \
+                          AND i.status IN ('queued', 'retrying'))",
+    )
+    .bind(run_id)
+    .execute(conn)
+    .await?
+    .rows_affected())
+}
+
+/// Wake waiting workers for a run that may be claimed again (resumed, its limits loosened): one
+/// insert notification of this queue, sent at commit.
+pub async fn wake_run(conn: &mut PgConnection, run_id: Uuid) -> Result<(), QueueError> {
+    sqlx::query(
+        "SELECT pg_notify('apalis::job::insert', json_build_object('job_type', $1::text, 'run_id', $2::text, 'run_at', now())::text)",
+    )
+    .bind(QUEUE)
+    .bind(run_id.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Kill jobs that are not finished (`Pending`, `Failed` awaiting a retry, or claimed by a worker
 /// that has not started them): they are never fetched again. A claimed job's worker loses its
 /// lock on the row, so its later acknowledgement changes nothing. Returns how many were killed.

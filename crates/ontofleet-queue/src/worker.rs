@@ -70,6 +70,8 @@ pub enum JobOutcome {
     },
     /// Never run again.
     Abort(String),
+    /// Not started (its run is paused): back to the queue, the attempt uncounted.
+    Release,
 }
 
 /// A handler's answer: the outcome, and whether the queue row needs nothing more from this

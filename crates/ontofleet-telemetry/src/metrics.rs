@@ -49,6 +49,14 @@ pub struct Metrics {
     pub api_live_reads: Counter<u64>,
     /// `ontofleet_api_live_streams`: open live streams of `serve`.
     pub api_live_streams: UpDownCounter<i64>,
+    /// `ontofleet_governor_level` (0 ok, 1 throttled, 2 paused), from the governor's leader.
+    pub governor_level: Gauge<u64>,
+    /// `ontofleet_governor_signal{signal}`: the last reading (the highest over standbys, slots).
+    pub governor_signal: Gauge<f64>,
+    /// `ontofleet_run_control_seconds_total{state, reason}`: time held back, state `paused`
+    /// (reason `operator`, `error_budget`; per paused run) or `throttled` (the governor's
+    /// reason), counted by the governor's leader.
+    pub run_control: Counter<f64>,
 }
 
 impl Metrics {
@@ -124,6 +132,77 @@ impl Metrics {
                 .u64_gauge("ontofleet.build_info")
                 .with_description("1, labelled with the version")
                 .build(),
+            governor_level: meter
+                .u64_gauge("ontofleet.governor.level")
+                .with_description("The governor's verdict: 0 ok, 1 throttled, 2 paused")
+                .build(),
+            governor_signal: meter
+                .f64_gauge("ontofleet.governor.signal")
+                .with_description("The governor's last reading of each configured signal")
+                .build(),
+            run_control: meter
+                .f64_counter("ontofleet.run_control")
+                .with_unit("s")
+                .with_description("Time runs were held back, by state and reason")
+                .build(),
+        }
+    }
+}
+
+/// The bounded reasons of `ontofleet_run_control_seconds_total` (SPEC §14).
+pub const CONTROL_REASONS: [(&str, &str); 10] = [
+    ("paused", "operator"),
+    ("paused", "error_budget"),
+    ("throttled", "schedule"),
+    ("throttled", "replay_lag"),
+    ("throttled", "slot_wal"),
+    ("throttled", "sessions"),
+    ("throttled", "lock_waiters"),
+    ("throttled", "xact_age"),
+    ("throttled", "throttle_query"),
+    ("throttled", "unreadable"),
+];
+
+/// One observation of the governor's leader: the level, each signal's reading, and the time
+/// held back since the previous one (per reason: the first reason of the verdict; per paused
+/// run: its pause kind).
+pub fn record_governor(
+    level: u64,
+    readings: &[(&'static str, f64)],
+    throttled: Option<&str>,
+    paused_runs: &[(String, i64)],
+    elapsed_secs: f64,
+) {
+    let m = metrics();
+    m.governor_level.record(level, &[]);
+    for (signal, v) in readings {
+        m.governor_signal
+            .record(*v, &[KeyValue::new("signal", *signal)]);
+    }
+    let bounded = |state: &str, reason: &str| {
+        CONTROL_REASONS
+            .iter()
+            .find(|(s, r)| *s == state && *r == reason)
+            .map(|(s, r)| (*s, *r))
+    };
+    if let Some((state, reason)) = throttled.and_then(|r| bounded("throttled", r)) {
+        m.run_control.add(
+            elapsed_secs,
+            &[
+                KeyValue::new("state", state),
+                KeyValue::new("reason", reason),
+            ],
+        );
+    }
+    for (kind, n) in paused_runs {
+        if let Some((state, reason)) = bounded("paused", kind) {
+            m.run_control.add(
+                elapsed_secs * *n as f64,
+                &[
+                    KeyValue::new("state", state),
+                    KeyValue::new("reason", reason),
+                ],
+            );
         }
     }
 }
@@ -167,6 +246,15 @@ pub fn metrics() -> &'static Metrics {
                     ],
                 );
             }
+        }
+        for (state, reason) in CONTROL_REASONS {
+            m.run_control.add(
+                0.0,
+                &[
+                    KeyValue::new("state", state),
+                    KeyValue::new("reason", reason),
+                ],
+            );
         }
         for entity in ENTITIES {
             for action in ACTIONS {

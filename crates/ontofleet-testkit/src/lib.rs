@@ -1,6 +1,7 @@
 //! Test helpers: a fresh PostgreSQL database per test, the `ontofleet` binary as a subprocess,
 //! worker processes that can be SIGKILLed, and waiting on run states. Dev-only.
 
+pub mod cluster;
 pub mod fake_llm;
 pub mod sink;
 
@@ -131,14 +132,25 @@ impl TestDb {
         concurrency: usize,
         extra_env: &[(&str, &str)],
     ) -> Child {
+        self.spawn_worker_with(name, concurrency, extra_env, None)
+    }
+
+    /// [`TestDb::spawn_worker`] with a configuration file (`--config`).
+    pub fn spawn_worker_with(
+        &self,
+        name: &str,
+        concurrency: usize,
+        extra_env: &[(&str, &str)],
+        config: Option<&std::path::Path>,
+    ) -> Child {
         let file = std::fs::File::create(self.worker_log(name)).expect("worker log file");
-        let mut cmd = self.command(&[
-            "worker",
-            "--concurrency",
-            &concurrency.to_string(),
-            "--name",
-            name,
-        ]);
+        let concurrency = concurrency.to_string();
+        let mut args: Vec<&str> = Vec::new();
+        if let Some(path) = config {
+            args.extend(["--config", path.to_str().expect("utf-8 path")]);
+        }
+        args.extend(["worker", "--concurrency", &concurrency, "--name", name]);
+        let mut cmd = self.command(&args);
         for (k, v) in extra_env {
             cmd.env(k, v);
         }

@@ -307,6 +307,12 @@ impl ProjectHandler {
                 tracing::warn!("the job was re-enqueued before it started here; not run");
                 return Handled::lost();
             }
+            Ok(Some(begun)) if begun.held && begun.attempt().is_none() => {
+                // Claimed before its run was paused (or the governor paused the fleet): it
+                // does not start; it goes back to the queue with its attempt uncounted.
+                tracing::info!("run paused: job given back unstarted");
+                return Handled::outcome(JobOutcome::Release);
+            }
             Ok(Some(begun)) => begun,
             Ok(None) => {
                 return Handled::outcome(JobOutcome::Abort(format!(

@@ -134,6 +134,7 @@ pub async fn start(
         dry_run: form.dry_run.is_some(),
         force: false,
         initiated_by: page.0.actor.initiated_by(),
+        error_budget: None,
     });
     let result = match request {
         Ok(r) => runs::start(&s.write, &r, &s.producer, &page.0.actor)
@@ -205,6 +206,42 @@ pub async fn cancel(
     Path(run_id): Path<Uuid>,
 ) -> Response {
     match runs::cancel(&s.write, run_id, &page.0.actor).await {
+        Ok(_) => Redirect::to(&format!("/ui/runs/{run_id}")).into_response(),
+        Err(e) => refused(&page, e.into(), format!("/ui/runs/{run_id}")),
+    }
+}
+
+/// The pause form's fields.
+#[derive(Debug, Deserialize)]
+pub struct PauseForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// Pause a run, then show it.
+pub async fn pause(
+    page: Page<1>,
+    State(s): State<ApiState>,
+    Path(run_id): Path<Uuid>,
+    Form(form): Form<PauseForm>,
+) -> Response {
+    let req = ontofleet_ops::controls::PauseRequest {
+        reason: Some(form.reason),
+        now: false,
+    };
+    match ontofleet_ops::controls::pause(&s.write, run_id, &req, &page.0.actor).await {
+        Ok(_) => Redirect::to(&format!("/ui/runs/{run_id}")).into_response(),
+        Err(e) => refused(&page, e.into(), format!("/ui/runs/{run_id}")),
+    }
+}
+
+/// Resume a paused run, then show it.
+pub async fn resume(
+    page: Page<1>,
+    State(s): State<ApiState>,
+    Path(run_id): Path<Uuid>,
+) -> Response {
+    match ontofleet_ops::controls::resume(&s.write, run_id, &page.0.actor).await {
         Ok(_) => Redirect::to(&format!("/ui/runs/{run_id}")).into_response(),
         Err(e) => refused(&page, e.into(), format!("/ui/runs/{run_id}")),
     }

@@ -50,6 +50,8 @@ pub fn router() -> axum::Router<ApiState> {
             get(run::retry_preview).post(actions::retry),
         )
         .route("/ui/runs/{run}/cancel", post(actions::cancel))
+        .route("/ui/runs/{run}/pause", post(actions::pause))
+        .route("/ui/runs/{run}/resume", post(actions::resume))
         .route("/ui/runs/{run}/validate", post(actions::validate))
         .route("/ui/jobs/{job}", get(run::job))
         .route("/ui/users", get(pages::users))

@@ -73,8 +73,17 @@ struct Overview {
     freshness: String,
     active: Option<ActiveRun>,
     lock: LockInfo,
+    governor: GovernorInfo,
     can_operate: bool,
     can_admin: bool,
+}
+
+/// The governor's verdict on the overview.
+struct GovernorInfo {
+    level: String,
+    reasons: Vec<String>,
+    leader: String,
+    since: String,
 }
 
 fn percent(done: i64, total: i64) -> String {
@@ -154,6 +163,13 @@ pub async fn overview(page: Page<0>, State(s): State<ApiState>) -> Result<Respon
         token: l.token,
         expires_at: l.expires_at.map(|e| e.to_rfc3339()).unwrap_or_default(),
     };
+    let g = ontofleet_ops::governor::status(&s.read).await?;
+    let governor = GovernorInfo {
+        level: g.level,
+        reasons: g.reasons.into_iter().map(|r| r.text).collect(),
+        leader: g.leader.unwrap_or_else(|| "no process".to_owned()),
+        since: time(g.since),
+    };
     Ok(render(&Overview {
         user: page.view(),
         banners,
@@ -161,6 +177,7 @@ pub async fn overview(page: Page<0>, State(s): State<ApiState>) -> Result<Respon
         freshness,
         active,
         lock,
+        governor,
         can_operate: page.can(Role::Operator),
         can_admin: page.can(Role::Admin),
     }))

@@ -38,6 +38,11 @@ struct RunInfo {
     finished_at: String,
     duration: String,
     lock: String,
+    /// The run's controls in one line (`paused by alice: deploy window`, `throttled: …`).
+    control: String,
+    /// Time spent paused and throttled, or empty.
+    held_back: String,
+    paused: bool,
 }
 
 struct MatrixRow {
@@ -70,7 +75,7 @@ pub async fn run(
     let r = &d.run;
     let done = r.row.done_items();
     let active = r.is_active();
-    let pace = r.pace();
+    let pace = r.pace(d.control.paused_secs);
     let rate = pace.rate_per_sec;
     let eta = pace
         .eta_secs
@@ -144,6 +149,19 @@ pub async fn run(
         } else {
             "not held by this run".to_owned()
         },
+        control: d.control.state.clone(),
+        held_back: {
+            let c = &d.control;
+            let mut parts = Vec::new();
+            if c.paused_secs > 0.0 {
+                parts.push(format!("paused {:.0} s", c.paused_secs));
+            }
+            if c.throttled_secs > 0.0 {
+                parts.push(format!("throttled {:.0} s", c.throttled_secs));
+            }
+            parts.join(", ")
+        },
+        paused: r.status == "paused",
     };
     Ok(render(&RunPage {
         user: page.view(),

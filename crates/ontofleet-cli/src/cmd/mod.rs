@@ -3,8 +3,10 @@
 //! as text or, with `--json`, as the serialised response; what they share lives in
 //! [`crate::context`] and [`crate::output`], never in another command's module.
 
+mod controls;
 mod db;
 mod enqueue;
+mod governor;
 mod jobs;
 mod lock;
 mod run;
@@ -15,7 +17,7 @@ mod token;
 mod worker;
 
 use crate::CliError;
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, RunCommand};
 use crate::context::{Ctx, init_logging};
 use crate::settings::Settings;
 
@@ -30,6 +32,11 @@ pub async fn dispatch(cli: Cli) -> Result<(), CliError> {
     match &cli.command {
         Command::Db(command) => db::run(ctx, command).await,
         Command::Seed(args) => seed::run(ctx, args).await,
+        Command::Run(
+            command @ (RunCommand::Pause { .. }
+            | RunCommand::Resume { .. }
+            | RunCommand::Limit { .. }),
+        ) => controls::run(ctx, command).await,
         Command::Run(command) => run::run(ctx, command).await,
         Command::Enqueue(args) => enqueue::run(ctx, args).await,
         Command::Jobs(command) => jobs::run(ctx, command).await,
@@ -38,5 +45,6 @@ pub async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Worker(args) => worker::run(ctx, args).await,
         Command::Serve(args) => serve::run(ctx, args).await,
         Command::Token(command) => token::run(ctx, command).await,
+        Command::Governor(command) => governor::run(ctx, command).await,
     }
 }

@@ -22,6 +22,9 @@ pub async fn run(ctx: Ctx<'_>, command: &RunCommand) -> Result<(), CliError> {
         RunCommand::Cancel { run } => cancel(ctx, *run).await,
         RunCommand::Validate { run } => validate(ctx, *run).await,
         RunCommand::Rollback { run, yes } => rollback(ctx, *run, *yes).await,
+        RunCommand::Pause { .. } | RunCommand::Resume { .. } | RunCommand::Limit { .. } => {
+            unreachable!("dispatched to cmd::controls")
+        }
     }
 }
 
@@ -51,6 +54,11 @@ async fn start(ctx: Ctx<'_>, args: &StartArgs) -> Result<(), CliError> {
         dry_run: args.dry_run,
         force: args.force,
         initiated_by: initiated_by(),
+        error_budget: ontofleet_ops::controls::error_budget(
+            args.max_failure_rate,
+            args.failure_window,
+            ctx.settings.runs.error_budget(),
+        )?,
     };
     let started = ontofleet_ops::runs::start(&pool, &request, &ctx.producer(), &actor()).await?;
     if args.watch {

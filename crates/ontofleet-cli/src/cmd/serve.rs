@@ -8,7 +8,7 @@ use ontofleet_ops::access::SessionPolicy;
 
 use crate::CliError;
 use crate::cli::ServeArgs;
-use crate::context::{Ctx, export_backlog, ops_endpoints, shutdown_signal};
+use crate::context::{Ctx, export_backlog, ops_endpoints, shutdown_signal, spawn_governor};
 
 pub async fn run(ctx: Ctx<'_>, args: &ServeArgs) -> Result<(), CliError> {
     let settings = ctx.settings;
@@ -20,6 +20,7 @@ pub async fn run(ctx: Ctx<'_>, args: &ServeArgs) -> Result<(), CliError> {
         ))
     })?;
     ontofleet_ops::classifier::check(&settings.classifier)?;
+    ontofleet_ops::governor::check(&settings.governor)?;
     let db = settings.require_database()?;
     let write = ontofleet_ops::db::connect_api(
         db,
@@ -57,6 +58,12 @@ pub async fn run(ctx: Ctx<'_>, args: &ServeArgs) -> Result<(), CliError> {
     };
     let ops = ops_endpoints(&write, &[&write], None);
     let backlog = export_backlog(read.clone(), settings);
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".to_owned());
+    let (governor_stop, governor) = spawn_governor(
+        write.clone(),
+        settings,
+        format!("serve-{host}-{}", std::process::id()),
+    );
     let draining = ops.clone();
     let shutdown = async move {
         shutdown_signal().await;
@@ -68,6 +75,8 @@ pub async fn run(ctx: Ctx<'_>, args: &ServeArgs) -> Result<(), CliError> {
     if let Some(task) = backlog {
         task.abort();
     }
+    let _ = governor_stop.send(());
+    let _ = governor.await;
     result.map_err(|e| match e {
         ontofleet_api::ServeError::Unprotected(_) | ontofleet_api::ServeError::Bind { .. } => {
             CliError::usage(e.to_string())

@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use crate::CliError;
 use crate::cli::WorkerArgs;
-use crate::context::{Ctx, export_backlog, ops_endpoints, shutdown_signal};
+use crate::context::{Ctx, export_backlog, ops_endpoints, shutdown_signal, spawn_governor};
 
 pub async fn run(ctx: Ctx<'_>, args: &WorkerArgs) -> Result<(), CliError> {
     let settings = ctx.settings;
     #[cfg(feature = "faults")]
     let faults = settings.faults.parse()?;
     ontofleet_ops::classifier::check(&settings.classifier)?;
+    ontofleet_ops::governor::check(&settings.governor)?;
     let mut worker = settings.worker.clone();
     if let Some(c) = args.concurrency {
         if c == 0 {
@@ -69,6 +70,12 @@ pub async fn run(ctx: Ctx<'_>, args: &WorkerArgs) -> Result<(), CliError> {
         Some((ops, stop, server))
     };
     let backlog = export_backlog(pools.queue.clone(), settings);
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".to_owned());
+    let (governor_stop, governor) = spawn_governor(
+        pools.queue.clone(),
+        settings,
+        format!("{}-{host}-{}", worker.name_prefix, std::process::id()),
+    );
     let draining = ops.as_ref().map(|(o, _, _)| o.clone());
     let shutdown = async move {
         shutdown_signal().await;
@@ -81,6 +88,9 @@ pub async fn run(ctx: Ctx<'_>, args: &WorkerArgs) -> Result<(), CliError> {
     if let Some(task) = backlog {
         task.abort();
     }
+    // The role is handed over at once, not after the lease.
+    let _ = governor_stop.send(());
+    let _ = governor.await;
     if let Some((_, stop, server)) = ops {
         let _ = stop.send(());
         let _ = server.await;

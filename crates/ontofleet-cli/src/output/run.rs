@@ -1,5 +1,6 @@
 //! A run as text: `run show`'s detail and `run validate`'s reconciliation.
 
+use ontofleet_core::RunStatus;
 use ontofleet_ops::runs::{RunDetail, Validated};
 use uuid::Uuid;
 
@@ -45,6 +46,31 @@ pub fn print_detail(detail: &RunDetail) {
             None => "not taken (scoped or dry run)".to_owned(),
         }
     );
+    let c = &detail.control;
+    if RunStatus::is_active_str(&run.status) || c.paused_secs > 0.0 || c.throttled_secs > 0.0 {
+        out!("control    {}", c.state);
+    }
+    let spent = |total: f64, by: &serde_json::Value| {
+        let parts: Vec<String> = by
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| format!("{k} {}", secs(v.as_f64().unwrap_or(0.0))))
+            .collect();
+        format!("{} ({})", secs(total), parts.join(", "))
+    };
+    if c.paused_secs > 0.0 {
+        out!(
+            "paused     {}",
+            spent(c.paused_secs, &c.paused_secs_by_reason)
+        );
+    }
+    if c.throttled_secs > 0.0 {
+        out!(
+            "throttled  {}",
+            spent(c.throttled_secs, &c.throttled_secs_by_reason)
+        );
+    }
     out!();
     table(
         &["ITEM STATUS", "CATEGORY", "COUNT"],

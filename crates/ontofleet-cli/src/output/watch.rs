@@ -22,11 +22,15 @@ pub async fn follow(ctx: Ctx<'_>, pool: &PgPool, run_id: Uuid) -> Result<(), Cli
     let run = ontofleet_ops::watch::watch(pool, run_id, |tick: &Tick<'_>| {
         let (run, done) = (tick.run, tick.run.done());
         let categories = category_counts(tick.by_status);
-        let msg = if categories.is_empty() {
+        let mut msg = if categories.is_empty() {
             breakdown(&run.items)
         } else {
             format!("{}; errors: {categories}", breakdown(&run.items))
         };
+        // Anything holding the run back, with its reason.
+        if !tick.last && !tick.state.is_empty() && tick.state != "running freely" {
+            msg = format!("{msg} [{}]", tick.state);
+        }
         if tty {
             let bar = bar.get_or_insert_with(|| {
                 let bar = indicatif::ProgressBar::new(run.items.total.max(0) as u64);

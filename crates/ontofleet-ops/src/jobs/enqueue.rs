@@ -69,6 +69,7 @@ pub async fn enqueue(
                 dry_run: false,
                 force: operator.force,
                 initiated_by: operator.initiated_by.clone(),
+                error_budget: None,
             };
             let started =
                 ontofleet_producer::start_run(pool, &request, producer, Some(&entry)).await?;

@@ -137,12 +137,13 @@ async fn fetch(shared: &Shared, pool: &PgPool, name: &str, poll: Duration, claim
         };
         let asked = std::time::Instant::now();
         match claim.claim(c, name, free).await {
-            Ok(claimed) => {
+            Ok(batch) => {
                 Shared::observe(&shared.claim_us, asked.elapsed());
                 backoff.reset();
-                due = claimed.len() == free;
-                if !claimed.is_empty() {
-                    shared.push_claimed(claimed);
+                shared.controlled.store(batch.controlled, Ordering::Relaxed);
+                due = batch.jobs.len() == free;
+                if !batch.jobs.is_empty() {
+                    shared.push_claimed(batch.jobs);
                 }
             }
             Err(e) => {
@@ -260,7 +261,19 @@ async fn acknowledge(shared: Arc<Shared>, pool: PgPool, name: String) {
         }
         let written = async {
             let mut conn = pool.acquire().await?;
-            sql::complete(&mut conn, &name, &batch).await
+            // Jobs given back unstarted (their run is paused) lose no attempt.
+            let released: Vec<String> = batch
+                .iter()
+                .filter(|(_, o)| *o == crate::JobOutcome::Release)
+                .map(|(id, _)| id.clone())
+                .collect();
+            sql::release(&mut conn, &name, &released).await?;
+            let done: Vec<(String, crate::JobOutcome)> = batch
+                .iter()
+                .filter(|(_, o)| *o != crate::JobOutcome::Release)
+                .cloned()
+                .collect();
+            sql::complete(&mut conn, &name, &done).await
         }
         .await;
         match written {

@@ -59,7 +59,7 @@ pub trait Claim: Send + Sync + 'static {
         conn: &'a mut PgConnection,
         worker: &'a str,
         limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<Claimed>, QueueError>>;
+    ) -> BoxFuture<'a, Result<sql::Batch, QueueError>>;
 }
 
 /// The claim statement of [`sql::claim`].
@@ -71,7 +71,7 @@ impl Claim for SqlClaim {
         conn: &'a mut PgConnection,
         worker: &'a str,
         limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<Claimed>, QueueError>> {
+    ) -> BoxFuture<'a, Result<sql::Batch, QueueError>> {
         Box::pin(sql::claim(conn, worker, limit))
     }
 }
@@ -104,6 +104,9 @@ pub struct Shared {
     notified: AtomicU64,
     /// The NOTIFY listener is connected.
     listening: std::sync::atomic::AtomicBool,
+    /// Run controls were in force at the last claim: claim for free slots only, so a paused or
+    /// limited run's jobs do not wait in this worker's buffer.
+    controlled: std::sync::atomic::AtomicBool,
     /// Outcomes to acknowledge.
     acks: Mutex<Vec<(String, JobOutcome)>>,
     ack_pending: Notify,
@@ -125,6 +128,7 @@ impl Shared {
             wake: Notify::new(),
             notified: AtomicU64::new(0),
             listening: std::sync::atomic::AtomicBool::new(false),
+            controlled: std::sync::atomic::AtomicBool::new(false),
             acks: Mutex::new(Vec::new()),
             ack_pending: Notify::new(),
             stop: watch::channel(false).0,
@@ -142,6 +146,9 @@ impl Shared {
     /// another worker idles — and jobs that take microseconds get the whole prefetch, so each
     /// claim takes a batch.
     fn prefetch(&self) -> usize {
+        if self.controlled.load(Ordering::Relaxed) {
+            return 0;
+        }
         let job = self.job_us.load(Ordering::Relaxed);
         if job == 0 {
             // No job has finished yet: nothing is known of their pace, claim for free slots only.

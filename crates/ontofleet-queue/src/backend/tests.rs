@@ -85,11 +85,11 @@ impl Claim for StagedRace {
         conn: &'a mut PgConnection,
         worker: &'a str,
         limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<Claimed>, QueueError>> {
+    ) -> BoxFuture<'a, Result<sql::Batch, QueueError>> {
         Box::pin(async move {
             let claimed = sql::claim(conn, worker, limit).await?;
             let nth = self.claims.fetch_add(1, Ordering::Relaxed) + 1;
-            if claimed.is_empty()
+            if claimed.jobs.is_empty()
                 && nth >= 2
                 && self.shared.listening.load(Ordering::Relaxed)
                 && !self.raced.swap(true, Ordering::Relaxed)
@@ -178,7 +178,7 @@ async fn a_notify_during_an_empty_claim_is_not_lost() {
 /// first `n` of `claim` more jobs just claimed by `worker`.
 async fn complete_explained(pool: &PgPool, worker: &str, claim: usize, n: usize) -> (f64, i64) {
     let mut conn = pool.acquire().await.unwrap();
-    let claimed = sql::claim(&mut conn, worker, claim).await.unwrap();
+    let claimed = sql::claim(&mut conn, worker, claim).await.unwrap().jobs;
     assert_eq!(claimed.len(), claim);
     let done: Vec<(String, JobOutcome)> = claimed
         .into_iter()
@@ -250,7 +250,8 @@ async fn completing_a_job_costs_the_same_after_20000_jobs() {
     while done < 20_000 {
         let claimed = sql::claim(&mut conn, worker, 1_000.min(20_000 - done))
             .await
-            .unwrap();
+            .unwrap()
+            .jobs;
         let outcomes: Vec<(String, JobOutcome)> = claimed
             .into_iter()
             .map(|c| (c.id, JobOutcome::Done))
