@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO := env -u DATABASE_URL cargo
 
-.PHONY: help build demo fake-llm test deploy-check api-fuzz browser-test explain-ui chaos lint fmt bench bench-scale bench-peers bench-telemetry clean-db
+.PHONY: help build demo fake-llm test deploy-check api-fuzz browser-test explain-ui chaos lint fmt bench bench-scale bench-peers bench-telemetry bench-governor bench-incremental clean-db
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -58,6 +58,14 @@ bench-telemetry: ## Telemetry off vs on (ops server + OTLP export), interleaved 
 bench-scale: ## The 50k and the 1M-task workloads (plus a 50k-task project, also through the openai fake) in one go; figures and ratios
 	$(CARGO) build --release --bin ontofleet --bin fake-llm
 	scripts/bench-scale.sh
+
+bench-governor: ## Governor off vs on (no signal firing), interleaved pairs of the bench-scale 50k and 1M workloads
+	$(CARGO) build --release --bin ontofleet
+	scripts/bench-governor.sh
+
+bench-incremental: ## A catch-up pass (1 % of the projects changed) against the full run, on the 1M-task workload; sync status's cost
+	$(CARGO) build --release --bin ontofleet
+	scripts/bench-incremental.sh
 
 bench-peers: ## Queue layer vs graphile-worker, pg-boss, pgqueuer, procrastinate (installs them under target/)
 	$(CARGO) build --release --bin ontofleet

@@ -294,6 +294,7 @@ impl Fixture {
                 )
             }
             "governor_status" => ("/governor".into(), None),
+            "sync_status" => ("/sync".into(), None),
             "validate_run" => (format!("/runs/{f}/validate"), None),
             "rollback_run" => (
                 format!("/runs/{f}/rollback"),
@@ -371,6 +372,7 @@ async fn every_route_for_every_role() {
             "show_run",
             "start_run",
             "purge_jobs",
+            "sync_status",
             "user_stats",
             "validate_run",
         ]
@@ -731,6 +733,16 @@ async fn bodies_equal_the_cli_json() {
             .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stderr)));
         assert_eq!(api.body, cli, "{method} {path} vs ontofleet {args:?}");
     }
+    // The catch-up lag: the same document but for when it was measured.
+    let mut api = call(&server, Method::GET, "/sync", op, None, &[])
+        .await
+        .body;
+    let mut cli: Value =
+        serde_json::from_str(&db.cli_ok(&["sync", "status", "--json"]).await).expect("JSON");
+    for doc in [&mut api, &mut cli] {
+        doc.as_object_mut().expect("an object").remove("checked_at");
+    }
+    assert_eq!(api, cli, "GET /sync vs ontofleet sync status");
     // Viewers get e-mails masked; the CLI and operators see them.
     let viewer = call(
         &server,

@@ -14,19 +14,21 @@ pub struct Snapshot {
     pub max_updated_at: Option<String>,
 }
 
+/// Every ontology table a run writes.
+pub const ONTO_TABLES: [&str; 8] = [
+    "onto_actors",
+    "onto_projects",
+    "onto_documents",
+    "onto_plans",
+    "onto_tasks",
+    "onto_events",
+    "onto_event_sync",
+    "onto_edges",
+];
+
 pub async fn snapshot(db: &TestDb) -> Snapshot {
     let mut counts = Vec::new();
-    for table in [
-        "onto_actors",
-        "onto_projects",
-        "onto_documents",
-        "onto_plans",
-        "onto_tasks",
-        "onto_events",
-        "onto_event_sync",
-        "onto_edges",
-        "legacy_entity_mappings",
-    ] {
+    for table in ONTO_TABLES.into_iter().chain(["legacy_entity_mappings"]) {
         let n: i64 =
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
                 .fetch_one(&db.pool)

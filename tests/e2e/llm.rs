@@ -457,6 +457,7 @@ async fn answers_are_paid_once_and_a_row_changed_after_classification_falls_back
         fallback: false,
         dry_run: false,
         item_gate: false,
+        deletes: ontofleet_pipeline::delete::DeletePolicy::default(),
     };
     let batches = (tasks as usize).div_ceil(20);
     let pre = ontofleet_pipeline::preclassify(&db.pool, &pipeline, &ctx, project)

@@ -3,6 +3,7 @@
 
 mod api;
 mod architecture;
+mod catchup;
 mod chaos;
 mod chunks;
 mod concurrency;

@@ -295,6 +295,9 @@ async fn no_per_project_statement_plans_a_sequential_scan_without_statistics() {
                 }
             }
         }
+        if variant == "fresh" {
+            catch_up_selection(&db, &users[0], &mut violations).await;
+        }
         db.drop_db().await;
     }
     template.drop_db().await;
@@ -315,4 +318,82 @@ async fn no_per_project_statement_plans_a_sequential_scan_without_statistics() {
         "no plan seen for {missing:?} ({statements} statements checked)"
     );
     println!("{statements} per-project statement plans checked, none scans a growing table");
+}
+
+/// The indexes the catch-up selection may read whole: the projects and the legacy tables'
+/// project indexes, which its shape comparison reads once to count every project's rows (SPEC
+/// §15: the one way to see a hard delete without a timestamp).
+const SHAPE_INDEXES: &[&str] = &[
+    "projects_pkey",
+    "tasks_project_id_idx",
+    "phases_project_id_idx",
+    "phase_tasks_task_id_idx",
+    "task_calendar_events_task_id_idx",
+];
+
+/// `run start --changed-since last`'s selection on the freshly loaded database: every timestamp
+/// is found by a range scan of its change index; nothing else reads a growing table whole but
+/// the shape comparison's project indexes.
+async fn catch_up_selection(db: &TestDb, user: &str, violations: &mut Vec<String>) {
+    let out = db
+        .command(&["run", "start", "--user", user, "--changed-since", "last"])
+        .env("ONTOFLEET__PRODUCER__ANALYZE_LEGACY_TABLES", "false")
+        .env("ONTOFLEET__LOG_FORMAT", "json")
+        .env(
+            "ONTOFLEET_LOG",
+            "info,sqlx=warn,sqlx::postgres::notice=info",
+        )
+        .output()
+        .await
+        .expect("run start");
+    assert!(
+        out.status.success(),
+        "run start --changed-since last: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plans: Vec<(String, Value)> = plans_in_log(&String::from_utf8_lossy(&out.stderr))
+        .into_iter()
+        .filter(|(q, _)| q.contains("WITH c(project_id, at)"))
+        .collect();
+    assert_eq!(plans.len(), 1, "the selection's plan was logged");
+    let (query, plan) = &plans[0];
+    let mut indexes = Vec::new();
+    index_names(plan, &mut indexes);
+    for table in [
+        "projects",
+        "phases",
+        "tasks",
+        "phase_tasks",
+        "task_calendar_events",
+    ] {
+        let index = format!("ontofleet_{table}_changed_idx");
+        assert!(
+            indexes.contains(&index),
+            "the selection reads {index}: {indexes:?}"
+        );
+    }
+    let mut scans = Vec::new();
+    seq_scans(plan, &mut scans);
+    for scan in scans {
+        if !SHAPE_INDEXES
+            .iter()
+            .any(|i| scan.ends_with(&format!("(index {i})")))
+        {
+            violations.push(format!(
+                "catch-up selection: {scan} in: {}",
+                query.chars().take(160).collect::<String>()
+            ));
+        }
+    }
+}
+
+fn index_names(plan: &Value, out: &mut Vec<String>) {
+    if let Some(i) = plan["Index Name"].as_str() {
+        out.push(i.to_owned());
+    }
+    if let Some(children) = plan["Plans"].as_array() {
+        for child in children {
+            index_names(child, out);
+        }
+    }
 }

@@ -97,6 +97,7 @@ async fn a_run_is_traced_and_metered_as_the_ledger_counts_it() {
             "ONTOFLEET__TELEMETRY__BACKLOG_INTERVAL_SECS",
             "1".to_owned(),
         ),
+        ("ONTOFLEET__TELEMETRY__SYNC_INTERVAL_SECS", "1".to_owned()),
         ("ONTOFLEET__CLASSIFIER__KIND", "openai".to_owned()),
         ("ONTOFLEET__CLASSIFIER__BASE_URL", fake.base_url()),
         ("ONTOFLEET__CLASSIFIER__MODEL", "fake-model".to_owned()),
@@ -106,6 +107,22 @@ async fn a_run_is_traced_and_metered_as_the_ledger_counts_it() {
     wait_ready(&ops).await;
     let (status, body) = http_get(&ops, "/livez").await.unwrap();
     assert_eq!((status, body.trim()), (200, "ok"));
+    // The catch-up lag before any pass: every project not migrated yet.
+    let unmigrated = db
+        .count("SELECT count(*) FROM projects WHERE status <> 'archived'")
+        .await as f64;
+    let mut lag = None;
+    for _ in 0..50 {
+        let (_, page) = http_get(&ops, "/metrics").await.unwrap();
+        lag = samples(&page)
+            .get("ontofleet_sync_pending_projects")
+            .copied();
+        if lag.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(lag, Some(unmigrated), "pending before the first pass");
     let run = run_id(&db.cli_ok(&["run", "start", "--all"]).await);
     assert_eq!(db.wait_run(run, RUN_TIMEOUT).await, "completed_with_errors");
 
@@ -127,6 +144,8 @@ async fn a_run_is_traced_and_metered_as_the_ledger_counts_it() {
         "ontofleet_backlog_items",
         "ontofleet_backlog_oldest_ready_age_seconds",
         "ontofleet_active_runs",
+        "ontofleet_sync_pending_projects",
+        "ontofleet_sync_oldest_change_age_seconds",
         "ontofleet_build_info",
     ] {
         assert!(
@@ -136,6 +155,11 @@ async fn a_run_is_traced_and_metered_as_the_ledger_counts_it() {
         );
     }
     let got = samples(&page);
+    assert_eq!(
+        got.get("ontofleet_sync_pending_projects"),
+        Some(&0.0),
+        "nothing pending after the pass"
+    );
     let ledger: Vec<(String, Option<String>, i64)> = sqlx::query_as(
         "SELECT outcome, error_category, count(*) FROM migration_attempts WHERE run_id = $1 GROUP BY 1, 2",
     )

@@ -1,8 +1,9 @@
 //! `POST /runs/{run}/pause|resume|limits` and `GET /governor` (SPEC §14): the run controls and
-//! the governor's verdict, each the `ontofleet-ops` operation the CLI calls.
+//! the governor's verdict; `GET /sync` (SPEC §15): the catch-up lag. Each the `ontofleet-ops`
+//! operation the CLI calls.
 
 use axum::extract::State;
-use ontofleet_ops::{controls, governor};
+use ontofleet_ops::{controls, governor, sync};
 use uuid::Uuid;
 
 use crate::Json;
@@ -80,4 +81,15 @@ pub async fn governor_status(
     State(s): State<ApiState>,
 ) -> Result<Json<governor::GovernorStatus>, ApiError> {
     Ok(Json(governor::status(&s.read).await?))
+}
+
+/// The catch-up lag: projects with changes the target does not have yet (`ontofleet sync status`).
+#[utoipa::path(get, path = "/sync", tag = "sync", security(("bearer" = ["viewer"])),
+    responses((status = 200, body = sync::SyncStatus),
+        (status = 401, body = Problem, content_type = "application/problem+json")))]
+pub async fn sync_status(
+    _: Viewer,
+    State(s): State<ApiState>,
+) -> Result<Json<sync::SyncStatus>, ApiError> {
+    Ok(Json(sync::status(&s.read).await?))
 }

@@ -48,6 +48,7 @@ pub fn api() -> (axum::Router<ApiState>, OpenApi) {
         .routes(routes!(controls::resume_run))
         .routes(routes!(controls::limit_run))
         .routes(routes!(controls::governor_status))
+        .routes(routes!(controls::sync_status))
         .routes(routes!(runs::validate_run))
         .routes(routes!(runs::rollback_run))
         .routes(routes!(runs::enqueue_project))

@@ -90,6 +90,12 @@ pub struct StartBody {
     /// The finished items the budget looks at (default: the server's `[runs]`).
     #[serde(default)]
     pub failure_window: Option<i32>,
+    /// A catch-up pass: `last` or an RFC 3339 timestamp (SPEC §15).
+    #[serde(default)]
+    pub changed_since: Option<String>,
+    /// Let a project's pass delete more than the server's `runs.max_delete_share`.
+    #[serde(default)]
+    pub allow_mass_delete: bool,
 }
 
 /// `POST /runs/preview`.
@@ -176,6 +182,12 @@ pub async fn start_run(
             body.failure_window,
             s.producer.error_budget,
         )?,
+        changed_since: body
+            .changed_since
+            .as_deref()
+            .map(ontofleet_ops::parse::changed_since)
+            .transpose()?,
+        allow_mass_delete: body.allow_mass_delete,
     };
     let started = runs::start(&s.write, &request, &s.producer, &caller.actor).await?;
     Ok((StatusCode::CREATED, Json(started)))

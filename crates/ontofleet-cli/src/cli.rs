@@ -71,6 +71,37 @@ pub enum Command {
     /// The database-health governor.
     #[command(subcommand)]
     Governor(GovernorCommand),
+    /// Catch-up: how far the target is behind the source.
+    #[command(subcommand)]
+    Sync(SyncCommand),
+    /// Catch-up passes (`run start --all --changed-since last`) one after the other until
+    /// SIGTERM/SIGINT, which lets the current pass finish.
+    Follow(FollowArgs),
+    /// Cut-over: is anything left to do before the switch.
+    #[command(subcommand)]
+    Cutover(CutoverCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Projects with changes the target does not have yet, and the oldest such change.
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CutoverCommand {
+    /// Exit 0 only when nothing is left to do; else exit 1 with each blocker and its command.
+    Check,
+}
+
+#[derive(Debug, Args)]
+pub struct FollowArgs {
+    /// Start a pass at most this often (a pass longer than this is followed by the next at once).
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub every: String,
+    /// Let a pass delete more than `runs.max_delete_share` of a project's rows.
+    #[arg(long)]
+    pub allow_mass_delete: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -383,6 +414,13 @@ pub struct StartArgs {
     /// The finished items the error budget looks at (default `runs.failure_window`).
     #[arg(long, value_name = "N")]
     pub failure_window: Option<i32>,
+    /// A catch-up pass: only the projects where something changed since `last` (the start of
+    /// the last completed pass covering them, minus `runs.incremental_overlap`) or TIMESTAMP.
+    #[arg(long, value_name = "last|TIMESTAMP")]
+    pub changed_since: Option<String>,
+    /// Let a project's pass delete more than `runs.max_delete_share` of its rows.
+    #[arg(long)]
+    pub allow_mass_delete: bool,
 }
 
 #[derive(Debug, Args)]

@@ -40,14 +40,17 @@ impl Ctx<'_> {
         Ok(ontofleet_ops::db::connect(self.settings.require_database()?).await?)
     }
 
-    /// The producer's settings: the lease, the retry policy, the statistics rule.
-    pub fn producer(&self) -> ProducerSettings {
-        ProducerSettings {
+    /// The producer's settings: the lease, the retry policy, the statistics rule, the run
+    /// defaults of `[runs]`.
+    pub fn producer(&self) -> Result<ProducerSettings, CliError> {
+        Ok(ProducerSettings {
             lease: Duration::from_secs(self.settings.lock.lease_secs),
             policies: self.settings.retry,
             analyze_legacy_tables: self.settings.producer.analyze_legacy_tables,
             error_budget: self.settings.runs.error_budget(),
-        }
+            incremental_overlap: self.settings.runs.overlap()?,
+            max_delete_share: self.settings.runs.max_delete_share,
+        })
     }
 
     /// The operator changes' settings (`jobs retry`, `enqueue`).
@@ -166,11 +169,14 @@ pub fn ops_endpoints(
 }
 
 /// `telemetry.backlog`: the backlog gauges from [`ontofleet_ops::health::backlog`], one reading
-/// per interval.
+/// per `backlog_interval_secs`, and the catch-up lag from [`ontofleet_ops::sync::status`], one
+/// per `sync_interval_secs`.
 pub fn export_backlog(pool: PgPool, settings: &Settings) -> Option<tokio::task::JoinHandle<()>> {
     let every = Duration::from_secs(settings.telemetry.backlog_interval_secs.max(1));
+    let sync_every = Duration::from_secs(settings.telemetry.sync_interval_secs.max(1));
     settings.telemetry.backlog.then(|| {
-        tokio::spawn(ontofleet_telemetry::backlog::export(every, move || {
+        let sync_pool = pool.clone();
+        let backlog = ontofleet_telemetry::backlog::export(every, move || {
             let pool = pool.clone();
             async move {
                 let b = ontofleet_ops::health::backlog(&pool)
@@ -184,7 +190,25 @@ pub fn export_backlog(pool: PgPool, settings: &Settings) -> Option<tokio::task::
                     oldest_ready_age_secs: b.oldest_ready_age_secs,
                 })
             }
-        }))
+        });
+        let sync = ontofleet_telemetry::backlog::export_sync(sync_every, move || {
+            let pool = sync_pool.clone();
+            async move {
+                let s = ontofleet_ops::sync::status(&pool)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(ontofleet_telemetry::backlog::SyncGauges {
+                    pending_projects: s.pending_projects,
+                    oldest_change_age_secs: s
+                        .oldest_change_at
+                        .map(|at| (s.checked_at - at).num_milliseconds() as f64 / 1000.0)
+                        .unwrap_or(0.0),
+                })
+            }
+        });
+        tokio::spawn(async move {
+            tokio::join!(backlog, sync);
+        })
     })
 }
 

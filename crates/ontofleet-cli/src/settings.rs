@@ -42,6 +42,10 @@ pub struct RunsSettings {
     pub max_failure_rate: f64,
     /// The finished items it looks at.
     pub failure_window: i32,
+    /// How far before the last pass's start `--changed-since last` looks (a duration: `5m`).
+    pub incremental_overlap: String,
+    /// The mass-delete guard, % of a project's mapped rows.
+    pub max_delete_share: f64,
 }
 
 impl RunsSettings {
@@ -52,6 +56,20 @@ impl RunsSettings {
             failure_window: self.failure_window.max(1),
         }
         .effective()
+    }
+
+    /// `incremental_overlap` as a duration, or a configuration error naming the key.
+    pub fn overlap(&self) -> Result<std::time::Duration, CliError> {
+        // No overlap is a choice (`0`, `0s`), unlike a zero duration anywhere else.
+        let number = self
+            .incremental_overlap
+            .trim()
+            .trim_end_matches(['s', 'm', 'h', 'd', 'w']);
+        if !number.is_empty() && number.chars().all(|c| c == '0') {
+            return Ok(std::time::Duration::ZERO);
+        }
+        ontofleet_ops::parse::duration(&self.incremental_overlap)
+            .map_err(|e| CliError::usage(format!("runs.incremental_overlap: {e}")))
     }
 }
 
@@ -76,6 +94,8 @@ pub struct TelemetrySettings {
     pub backlog: bool,
     /// Seconds between two backlog queries.
     pub backlog_interval_secs: u64,
+    /// Seconds between two readings of the catch-up lag (with `backlog`).
+    pub sync_interval_secs: u64,
 }
 
 /// Pipeline options (`[pipeline]`).

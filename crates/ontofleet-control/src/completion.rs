@@ -203,8 +203,11 @@ pub async fn fail_item(
     failure: &Failure<'_>,
 ) -> Result<Option<RunStatus>, ControlError> {
     if !dry_run {
+        // The project's recorded shape goes too: what the failed pass did not write must be
+        // read again by the next catch-up pass, whatever its timestamps (SPEC §15).
         sqlx::query(
-            "INSERT INTO migration_log (run_id, user_id, entity_type, operation, legacy_table, legacy_id, \
+            "WITH forget AS (DELETE FROM migration_project_sync WHERE project_id = $2) \
+             INSERT INTO migration_log (run_id, user_id, entity_type, operation, legacy_table, legacy_id, \
                     status, error_category, error_message, metadata) \
              SELECT $1, p.user_id, 'project', 'skip', 'projects', $2, $3, $4, $5, $6 \
                FROM projects p WHERE p.id = $2",

@@ -11,6 +11,7 @@ pub mod lock;
 pub mod operator;
 pub mod rollback;
 pub mod stats;
+pub mod sync;
 pub mod validate;
 
 pub use completion::{

@@ -102,6 +102,12 @@ pub async fn rollback_project(
     if delete.is_empty() {
         return Ok(report);
     }
+    // The project's recorded shape no longer describes the target: the next catch-up pass
+    // reads it again (SPEC §15).
+    sqlx::query("DELETE FROM migration_project_sync WHERE project_id = $1")
+        .bind(project_id)
+        .execute(&mut *conn)
+        .await?;
     let ids: Vec<Uuid> = delete.iter().map(|c| c.id).collect();
     let kinds: Vec<&str> = delete.iter().map(|c| kind_of(&c.t)).collect();
     // Two deletes, so each uses its index (the unique key leads with src_id; the dst index).

@@ -2,8 +2,10 @@
 //! run selected (SPEC §4: the project, its context, phases, live tasks — done ones only with
 //! `include_completed_tasks` — and their calendar events) must have a mapping whose ontology row
 //! exists, or a logged failure explaining why not; every edge its mapped entities imply must
-//! exist; no ontology row under the run's projects may lack a mapping; every item must have
-//! migrated its project. Read-only; set-based over batches of projects.
+//! exist; no ontology row under the run's projects may lack a mapping, nor stand for a legacy
+//! row the source deleted (SPEC §15: a pass deletes those; their mappings stay, marked); every
+//! item must have migrated its project. Read-only; set-based over batches of projects.
+//! [`validate_projects`] does the same for any set of projects (`cutover check`).
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -37,7 +39,7 @@ pub struct EntityCheck {
 /// One mismatch, for the operator to look at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Mismatch {
-    /// `missing`, `dangling`, `missing_edge`, `orphan`, `not_migrated`.
+    /// `missing`, `dangling`, `missing_edge`, `orphan`, `stale`, `not_migrated`.
     pub kind: String,
     /// Legacy table (or, for an orphan or an edge, the ontology table / relation).
     pub table: String,
@@ -60,6 +62,9 @@ pub struct Validation {
     pub edges_missing: i64,
     /// Ontology rows under the run's projects that no mapping points to.
     pub orphans: i64,
+    /// Ontology rows whose legacy row the source deleted (gone, soft-deleted, a task left
+    /// without a project, an emptied context): a pass should have deleted them.
+    pub stale: i64,
     /// A few examples of each kind of mismatch.
     pub samples: Vec<Mismatch>,
 }
@@ -75,6 +80,7 @@ impl Validation {
                 .sum::<i64>()
             + self.edges_missing
             + self.orphans
+            + self.stale
     }
 }
 
@@ -163,6 +169,27 @@ static ORPHAN_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// Mapped ontology rows under the onto projects in `op(onto_id)` whose legacy row can no longer
+/// be migrated (the criteria of the pipeline's deletions), by onto table.
+static STALE_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH op AS (SELECT onto_id FROM legacy_entity_mappings WHERE legacy_table = 'projects' AND legacy_id = ANY($1)), \
+              r AS ({ROWS_UNDER_PROJECTS}), \
+              s AS (SELECT r.t, r.id, CASE m.legacy_table \
+                      WHEN 'tasks' THEN EXISTS (SELECT 1 FROM tasks t WHERE t.id = m.legacy_id \
+                                                   AND t.deleted_at IS NULL AND t.project_id IS NOT NULL) \
+                      WHEN 'phases' THEN EXISTS (SELECT 1 FROM phases ph WHERE ph.id = m.legacy_id) \
+                      WHEN 'task_calendar_events' THEN EXISTS (SELECT 1 FROM task_calendar_events e \
+                             JOIN tasks t ON t.id = e.task_id \
+                            WHERE e.id = m.legacy_id AND t.deleted_at IS NULL AND t.project_id IS NOT NULL) \
+                      WHEN 'projects.context' THEN EXISTS (SELECT 1 FROM projects p WHERE p.id = m.legacy_id \
+                                                   AND btrim(coalesce(p.context, '')) <> '') \
+                      ELSE true END AS alive \
+                      FROM r JOIN legacy_entity_mappings m ON m.onto_table = r.t AND m.onto_id = r.id) \
+         SELECT t, count(*), (array_agg(id ORDER BY id))[1:$2] FROM s WHERE NOT alive GROUP BY t"
+    )
+});
+
 /// Reconcile the run's projects (see the module docs). The run's `include_completed_tasks`
 /// option decides whether done tasks were selected.
 pub async fn validate_run(
@@ -192,12 +219,37 @@ pub async fn validate_run(
             sample(&mut v.samples, "not_migrated", status, *project);
         }
     }
+    let projects: Vec<Uuid> = items.iter().map(|(p, _)| *p).collect();
+    reconcile(conn, &projects, include_done, &mut v).await?;
+    Ok(v)
+}
+
+/// Reconcile `projects` (legacy ids) as a run selecting them with `include_done` would have
+/// migrated them; no item statuses are looked at (`cutover check`).
+pub async fn validate_projects(
+    conn: &mut PgConnection,
+    projects: &[Uuid],
+    include_done: bool,
+) -> Result<Validation, ControlError> {
+    let mut v = Validation {
+        projects: projects.len() as i64,
+        ..Validation::default()
+    };
+    reconcile(conn, projects, include_done, &mut v).await?;
+    Ok(v)
+}
+
+async fn reconcile(
+    conn: &mut PgConnection,
+    projects: &[Uuid],
+    include_done: bool,
+    v: &mut Validation,
+) -> Result<(), ControlError> {
     let entity_sql = ENTITY_SQL.replace("{SELECTED}", SELECTED);
-    for batch in items.chunks(BATCH) {
-        let ids: Vec<Uuid> = batch.iter().map(|(p, _)| *p).collect();
+    for ids in projects.chunks(BATCH) {
         let rows: Vec<(String, String, i64, Vec<Uuid>)> =
             sqlx::query_as(sqlx::AssertSqlSafe(entity_sql.as_str()))
-                .bind(&ids)
+                .bind(ids)
                 .bind(include_done)
                 .bind(SAMPLES as i32)
                 .fetch_all(&mut *conn)
@@ -218,7 +270,7 @@ pub async fn validate_run(
             }
         }
         let (expected, missing, examples): (i64, i64, Vec<Uuid>) = sqlx::query_as(EDGE_SQL)
-            .bind(&ids)
+            .bind(ids)
             .bind(include_done)
             .bind(SAMPLES as i32)
             .fetch_one(&mut *conn)
@@ -230,7 +282,7 @@ pub async fn validate_run(
         }
         let orphans: Vec<(String, i64, Vec<Uuid>)> =
             sqlx::query_as(sqlx::AssertSqlSafe(ORPHAN_SQL.as_str()))
-                .bind(&ids)
+                .bind(ids)
                 .bind(SAMPLES as i32)
                 .fetch_all(&mut *conn)
                 .await?;
@@ -240,8 +292,20 @@ pub async fn validate_run(
                 sample(&mut v.samples, "orphan", &table, id);
             }
         }
+        let stale: Vec<(String, i64, Vec<Uuid>)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(STALE_SQL.as_str()))
+                .bind(ids)
+                .bind(SAMPLES as i32)
+                .fetch_all(&mut *conn)
+                .await?;
+        for (table, n, examples) in stale {
+            v.stale += n;
+            for id in examples {
+                sample(&mut v.samples, "stale", &table, id);
+            }
+        }
     }
-    Ok(v)
+    Ok(())
 }
 
 /// Keep at most [`SAMPLES`] examples of each kind.

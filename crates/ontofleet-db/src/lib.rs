@@ -6,6 +6,7 @@
 //! [`ErrorCategory`]: ontofleet_core::ErrorCategory
 
 pub mod admin;
+pub mod change_index;
 pub mod error;
 pub mod ledger;
 pub mod migrate;

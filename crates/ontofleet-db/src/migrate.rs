@@ -109,7 +109,7 @@ pub async fn reset_app_data(pool: &PgPool, queue: &str) -> Result<(), DbError> {
         sqlx::raw_sql(
             "TRUNCATE onto_edges, onto_event_sync, onto_events, onto_documents, onto_tasks, onto_plans, onto_projects, \
                       onto_actors, legacy_entity_mappings, migration_log, migration_attempts, migration_run_items, \
-                      migration_runs; \
+                      migration_runs, migration_project_sync; \
              UPDATE migration_platform_lock SET run_id = NULL, holder = NULL, expires_at = NULL, \
                     released_at = now(), released_by = 'seed --reset';",
         )

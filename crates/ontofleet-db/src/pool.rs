@@ -113,6 +113,11 @@ pub async fn connect(settings: &DbSettings) -> Result<PgPool, DbError> {
 ///   at the start of a run when the target tables are empty — and a scan that was cheapest then
 ///   would be kept while they grow to millions of rows. The rare whole-table statements of a
 ///   worker (the run-end stats refresh) turn scans back on for their own transaction;
+/// - never JIT-compile (`jit = off`). A per-project statement touches a few hundred rows, but
+///   its estimated cost grows with the target tables (its sub-selects are costed per row of a
+///   look-up the planner guesses at), and past `jit_optimize_above_cost` PostgreSQL spent about
+///   2 s compiling each load of an already-migrated project at 1M tasks — for a statement that
+///   runs in milliseconds;
 ///
 /// and whose connections are not pinged before each use (`test_before_acquire`): a worker takes
 /// a connection several times per job, and each ping was a round trip. A connection the server
@@ -182,7 +187,11 @@ pub async fn connect_api(
 async fn connect_with(settings: &DbSettings, worker: bool) -> Result<PgPool, DbError> {
     let mut options = parse(settings)?.application_name(&settings.application_name);
     if worker {
-        options = options.options([("synchronous_commit", "off"), ("enable_seqscan", "off")]);
+        options = options.options([
+            ("synchronous_commit", "off"),
+            ("enable_seqscan", "off"),
+            ("jit", "off"),
+        ]);
     }
     let pool = PgPoolOptions::new()
         .test_before_acquire(!worker)

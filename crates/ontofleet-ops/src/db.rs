@@ -31,6 +31,19 @@ pub struct DbStatus {
     pub migrations: Vec<Migration>,
     /// How many are not applied.
     pub pending: usize,
+    /// The indexes on legacy tables that catch-up passes select changes with (SPEC §15).
+    pub change_indexes: Vec<ChangeIndex>,
+}
+
+/// One index on a legacy table that catch-up passes use.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChangeIndex {
+    /// Index name.
+    pub name: String,
+    /// Legacy table.
+    pub table: String,
+    /// Built and valid.
+    pub ready: bool,
 }
 
 /// `db status`.
@@ -42,7 +55,17 @@ pub async fn status(pool: &PgPool) -> Result<DbStatus, OpsError> {
     )
     .await?;
     let pending = states.iter().filter(|s| s.applied_at.is_none()).count();
+    let change_indexes = ontofleet_db::change_index::change_index_states(pool)
+        .await?
+        .into_iter()
+        .map(|i| ChangeIndex {
+            name: i.name,
+            table: i.table,
+            ready: i.ready,
+        })
+        .collect();
     Ok(DbStatus {
+        change_indexes,
         migrations: states
             .into_iter()
             .map(|s| Migration {
@@ -112,22 +135,35 @@ pub async fn require_schema(pool: &PgPool) -> Result<(), OpsError> {
 }
 
 /// The response of `db migrate`.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Migrated {
     /// Migrations applied (app + queue), all of them now.
     pub applied: usize,
     /// Migrations still pending (0 after a successful run).
     pub pending: usize,
+    /// Change indexes built by this call.
+    pub change_indexes_created: Vec<String>,
+    /// Change indexes this role may not build (it does not own the legacy table): the owner runs
+    /// `docs/change-indexes.sql`.
+    pub change_indexes_not_permitted: Vec<String>,
 }
 
-/// `db migrate`: the queue schema, then the app schema; idempotent, safe from several pods at
-/// once (both migrators take sqlx's advisory lock).
+/// `db migrate`: the queue schema, then the app schema, then the change indexes on the legacy
+/// tables (built concurrently; reported, not fatal, when this role does not own those tables);
+/// idempotent, safe from several pods at once (both migrators take sqlx's advisory lock).
 pub async fn migrate(pool: &PgPool) -> Result<Migrated, OpsError> {
     ontofleet_db::migrate_all(pool, &ontofleet_queue::migrator()).await?;
+    let indexes = ontofleet_db::change_index::ensure_change_indexes(pool).await?;
     let st = status(pool).await?;
     Ok(Migrated {
         applied: st.migrations.len() - st.pending,
         pending: st.pending,
+        change_indexes_created: indexes.created.iter().map(|s| (*s).to_owned()).collect(),
+        change_indexes_not_permitted: indexes
+            .not_permitted
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
     })
 }
 

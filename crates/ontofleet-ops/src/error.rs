@@ -117,6 +117,7 @@ impl From<ontofleet_producer::ProducerError> for OpsError {
             | P::NotKillable { .. }
             | P::AlreadyQueued { .. }
             | P::SelectionChanged
+            | P::NoPass
             | P::Operator(_) => Self::Conflict(e.to_string()),
             other => Self::Unavailable(format!("{other}; nothing was changed, try again")),
         }

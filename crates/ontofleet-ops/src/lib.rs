@@ -27,6 +27,7 @@ pub mod parse;
 pub mod preview;
 pub mod runs;
 pub mod stats;
+pub mod sync;
 pub mod watch;
 pub mod worker;
 
@@ -40,7 +41,9 @@ pub mod types {
     pub use ontofleet_pipeline::Pipeline;
     pub use ontofleet_pipeline::templates::TemplateCatalog;
     pub use ontofleet_producer::operator::{OperatorSettings, RetryTarget};
-    pub use ontofleet_producer::{ErrorBudget, ProducerSettings, RunRequest, Selection};
+    pub use ontofleet_producer::{
+        ChangedSince, ErrorBudget, ProducerSettings, RunRequest, Selection,
+    };
     pub use ontofleet_queue::{JobFilter, WorkerSettings};
     pub use sqlx::PgPool;
 }

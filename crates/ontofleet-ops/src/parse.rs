@@ -98,9 +98,51 @@ pub fn limit<T: PartialOrd + From<u8>>(n: T) -> Result<T, OpsError> {
     Ok(n)
 }
 
+/// `--changed-since`: `last`, or a timestamp (RFC 3339, or a date meaning its midnight UTC).
+pub fn changed_since(raw: &str) -> Result<ontofleet_producer::ChangedSince, OpsError> {
+    use chrono::{DateTime, NaiveDate, Utc};
+    let raw = raw.trim();
+    if raw.eq_ignore_ascii_case("last") {
+        return Ok(ontofleet_producer::ChangedSince::Last);
+    }
+    if let Ok(at) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(ontofleet_producer::ChangedSince::At(at.with_timezone(&Utc)));
+    }
+    if let Some(midnight) = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+    {
+        return Ok(ontofleet_producer::ChangedSince::At(midnight.and_utc()));
+    }
+    Err(OpsError::Invalid(format!(
+        "`{raw}` is neither `last` nor a timestamp (use RFC 3339, e.g. 2026-12-07T09:30:00Z, or a date)"
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changed_since_is_last_a_timestamp_or_a_date() {
+        use ontofleet_producer::ChangedSince;
+        assert_eq!(changed_since("last").unwrap(), ChangedSince::Last);
+        assert_eq!(changed_since(" LAST ").unwrap(), ChangedSince::Last);
+        let at = |s: &str| match changed_since(s).unwrap() {
+            ChangedSince::At(t) => t.to_rfc3339(),
+            ChangedSince::Last => "last".to_owned(),
+        };
+        assert_eq!(at("2026-12-07T09:30:00Z"), "2026-12-07T09:30:00+00:00");
+        assert_eq!(at("2026-12-07T10:30:00+01:00"), "2026-12-07T09:30:00+00:00");
+        assert_eq!(at("2026-12-07"), "2026-12-07T00:00:00+00:00");
+        for bad in ["", "yesterday", "2026-13-01", "07/12/2026"] {
+            let err = changed_since(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("neither `last` nor a timestamp"),
+                "{bad}: {err}"
+            );
+        }
+    }
 
     #[test]
     fn durations_parse_units_and_sums() {

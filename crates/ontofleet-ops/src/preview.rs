@@ -106,6 +106,7 @@ pub async fn preview(
         fallback: false,
         dry_run: true,
         item_gate: false,
+        deletes: ontofleet_pipeline::delete::DeletePolicy::default(),
     };
     let mut previews = Vec::with_capacity(project_ids.len());
     for project_id in &project_ids {

@@ -595,6 +595,22 @@ pub async fn items_by_status(pool: &PgPool, run_id: Uuid) -> Result<Vec<StatusCo
         .collect())
 }
 
+/// Wait up to `tick` for a completion NOTIFY (without a listener, just `tick`); a listener whose
+/// connection broke is dropped, and the caller goes on polling.
+pub async fn wait_for_completion(
+    listener: &mut Option<sqlx::postgres::PgListener>,
+    tick: std::time::Duration,
+) {
+    match listener.as_mut() {
+        Some(l) => {
+            if let Ok(Err(_)) = tokio::time::timeout(tick, l.recv()).await {
+                *listener = None;
+            }
+        }
+        None => tokio::time::sleep(tick).await,
+    }
+}
+
 /// A listener woken by every run completion (`run watch` returns at once instead of at its next
 /// poll); `None` where LISTEN is not possible (behind a transaction-mode pooler, say).
 pub async fn completion_listener(pool: &PgPool) -> Option<sqlx::postgres::PgListener> {

@@ -12,7 +12,10 @@ use uuid::Uuid;
 
 use crate::OpsError;
 use crate::controls::control_view;
-use crate::runs::{RunView, StatusCount, completion_listener, get, items_by_status, paused_secs};
+use crate::runs::{
+    RunView, StatusCount, completion_listener, get, items_by_status, paused_secs,
+    wait_for_completion,
+};
 
 /// How often the watch reads the run.
 const TICK: Duration = Duration::from_millis(500);
@@ -78,13 +81,6 @@ pub async fn watch(
         if last {
             return Ok(run);
         }
-        match listener.as_mut() {
-            Some(l) => {
-                if let Ok(Err(_)) = tokio::time::timeout(TICK, l.recv()).await {
-                    listener = None;
-                }
-            }
-            None => tokio::time::sleep(TICK).await,
-        }
+        wait_for_completion(&mut listener, TICK).await;
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod checksum;
 pub mod classify;
+pub mod delete;
 pub mod infer;
 pub mod load;
 pub mod preclassify;
@@ -31,9 +32,12 @@ use crate::transform::{EdgeCounts, ProjectPlan, Tally, TaskBatch};
 /// Errors that fail the whole project (entity-level problems are not errors).
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
-    /// The project was deleted between enqueue and execution.
+    /// The project was deleted between enqueue and execution, and had never been migrated.
     #[error("legacy project {0} no longer exists")]
     ProjectGone(Uuid),
+    /// The pass would delete too large a share of the project ([`delete::DeletePolicy`]).
+    #[error("{0}")]
+    MassDelete(String),
     /// A row could not be read into its expected shape.
     #[error("unreadable legacy data: {0}")]
     Unreadable(String),
@@ -50,6 +54,7 @@ impl PipelineError {
     pub fn category(&self) -> ErrorCategory {
         match self {
             Self::ProjectGone(_) | Self::Unreadable(_) => ErrorCategory::Fatal,
+            Self::MassDelete(_) => ErrorCategory::Data,
             Self::Classifier(e) => e.category(),
             Self::Sqlx(e) => ontofleet_db::category_of(e),
         }
@@ -156,12 +161,25 @@ pub async fn migrate_project(
     .await?
     {
         load::Loaded::Project(loaded) => loaded,
-        load::Loaded::Gone => return Err(PipelineError::ProjectGone(project_id)),
+        load::Loaded::Gone => return vanished(conn, ctx, project_id).await.map(Some),
         load::Loaded::ItemFinished => return Ok(None),
     };
     let load::LoadedProject { outline, mut rows } = *loaded;
     let plan = transform::plan_project(&outline, ctx, &pipeline.catalog, pipeline.date_order);
+    // Rows the source deleted, before the edge diff (their edges go with them).
+    let doomed = delete::find(&mut *conn, &outline, &plan)
+        .instrument(tracing::info_span!("load"))
+        .await?;
+    if !doomed.is_empty() {
+        ctx.deletes
+            .check(
+                doomed.len(),
+                delete::mapped_rows(&outline.mappings, &doomed),
+            )
+            .map_err(PipelineError::MassDelete)?;
+    }
     let mut tally = Tally::default();
+    tally.deleted(&doomed);
     tally.entities("project", std::slice::from_ref(&plan.project));
     tally.entities("document", plan.document.as_slice());
     tally.entities("plan", &plan.plans);
@@ -178,9 +196,12 @@ pub async fn migrate_project(
             Some(actor) => actor,
             None => write::ensure_actor(&mut *conn, &outline.user).await?,
         };
+        edges.deleted = delete::apply(&mut *conn, &doomed, ctx.run_id, outline.user.id, project_id)
+            .instrument(tracing::info_span!("write"))
+            .await?;
         let (missing, deleted) = write::diff_edges(&mut *conn, &plan).await?;
         edges.inserted = missing.len();
-        edges.deleted = deleted;
+        edges.deleted += deleted;
         Some(Writer {
             owner: write::Owner {
                 project_onto: plan.project.onto_id,
@@ -191,6 +212,9 @@ pub async fn migrate_project(
             chunks_left: outline.tasks.len().div_ceil(pipeline.chunk_tasks).max(1),
             missing,
             first: true,
+            // The ledger's record of the project's shape, when it changed (catch-up passes
+            // compare it with the source to find deletions).
+            shape: Some(outline.shape()).filter(|s| outline.recorded_shape != Some(*s)),
         })
     };
     // Stage spans (`load`, `classify`, `transform`, `write`): the telemetry times them.
@@ -245,6 +269,48 @@ pub async fn migrate_project(
         preview: preview.map(|p| p.finish(&plan, &counts)),
         counts,
     }))
+}
+
+/// A legacy project that no longer exists: if it was migrated, everything it has in the target
+/// is deleted (within the mass-delete guard, which a whole project always exceeds past
+/// [`delete::MASS_DELETE_FLOOR`] rows); if it never was, the job fails as before.
+async fn vanished(
+    conn: &mut PgConnection,
+    ctx: &RunContext,
+    project_id: Uuid,
+) -> Result<ProjectOutcome, PipelineError> {
+    let Some((onto, user_id)) = delete::vanished_project(&mut *conn, project_id).await? else {
+        return Err(PipelineError::ProjectGone(project_id));
+    };
+    let doomed = delete::everything_under(&mut *conn, onto).await?;
+    ctx.deletes
+        .check(doomed.len(), doomed.len())
+        .map_err(PipelineError::MassDelete)?;
+    let mut tally = Tally::default();
+    tally.deleted(&doomed);
+    let mut edges = EdgeCounts::default();
+    if !ctx.dry_run {
+        edges.deleted = delete::apply(&mut *conn, &doomed, ctx.run_id, user_id, project_id)
+            .instrument(tracing::info_span!("write"))
+            .await?;
+        sqlx::query("DELETE FROM migration_project_sync WHERE project_id = $1")
+            .bind(project_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let counts = tally.to_json(&edges, 0);
+    Ok(ProjectOutcome {
+        partial: false,
+        preview: ctx.dry_run.then(|| {
+            json!({
+                "project": {"legacy_id": project_id, "action": "deleted"},
+                "counts": counts,
+                "plans": [], "tasks": [], "events": 0, "edges": 0, "problems": [],
+            })
+        }),
+        counts,
+        not_written: Vec::new(),
+    })
 }
 
 /// Classify and transform one chunk of task rows.
@@ -316,6 +382,7 @@ struct Writer<'p> {
     chunks_left: usize,
     missing: Vec<&'p transform::Edge>,
     first: bool,
+    shape: Option<load::Shape>,
 }
 
 impl<'p> Writer<'p> {
@@ -353,6 +420,7 @@ impl<'p> Writer<'p> {
             events: &batch.events,
             problems,
             edges: &edges,
+            shape: if first { self.shape.as_ref() } else { None },
         };
         write::write_batch(conn, &out, &self.owner, ctx).await
     }
@@ -425,4 +493,17 @@ fn problem_json(p: &transform::Problem) -> Value {
         "entity_type": p.entity_type, "legacy_id": p.legacy_id, "status": p.status,
         "category": p.category.as_str(), "message": p.message,
     })
+}
+
+/// `1203` → `1,203`, for messages an operator reads.
+pub(crate) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }

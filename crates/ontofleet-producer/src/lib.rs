@@ -9,6 +9,8 @@ pub mod statistics;
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use ontofleet_control::sync::{Depth, ProjectFilter};
 use ontofleet_core::{ProjectJob, RetryPolicies, RunScope, RunStatus};
 use ontofleet_db::ledger::{self, NewRun};
 use serde_json::json;
@@ -32,6 +34,20 @@ impl Selection {
             Self::All => RunScope::Platform,
             Self::User(_) => RunScope::User,
             Self::Projects(_) => RunScope::Projects,
+        }
+    }
+
+    /// The projects it names, for the catch-up queries.
+    pub fn filter(&self, include_archived: bool) -> ProjectFilter {
+        let (user, projects) = match self {
+            Self::All => (None, None),
+            Self::User(u) => (Some(*u), None),
+            Self::Projects(p) => (None, Some(p.clone())),
+        };
+        ProjectFilter {
+            user,
+            projects,
+            include_archived,
         }
     }
 
@@ -69,6 +85,20 @@ pub struct RunRequest {
     pub initiated_by: String,
     /// The run's error budget; `None`: the settings' default (`[runs]`).
     pub error_budget: Option<ErrorBudget>,
+    /// A catch-up pass: only the projects that changed since then (SPEC §15).
+    pub changed_since: Option<ChangedSince>,
+    /// Let a project's pass delete more than `runs.max_delete_share` of its rows.
+    pub allow_mass_delete: bool,
+}
+
+/// `run start --changed-since`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangedSince {
+    /// The start of the last completed pass covering the selection, minus
+    /// `runs.incremental_overlap`.
+    Last,
+    /// An explicit watermark.
+    At(DateTime<Utc>),
 }
 
 /// A run's error budget (SPEC §14): it pauses itself when more than `max_failure_rate` % of its
@@ -100,6 +130,11 @@ pub struct ProducerSettings {
     pub analyze_legacy_tables: bool,
     /// The error budget of runs started without one (`[runs]`).
     pub error_budget: Option<ErrorBudget>,
+    /// `runs.incremental_overlap`: how far before the last pass's start `--changed-since last`
+    /// looks (clock skew, transactions still open then).
+    pub incremental_overlap: Duration,
+    /// `runs.max_delete_share` (%): the mass-delete guard, stored in each run's options.
+    pub max_delete_share: f64,
 }
 
 /// A started run.
@@ -129,6 +164,11 @@ pub enum ProducerError {
     /// A referenced user or project does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// `--changed-since last`, but no completed pass covers the selection.
+    #[error(
+        "no completed run covers these projects yet, so there is no `last` watermark: run a full pass first (`ontofleet run start --all`) or give --changed-since a timestamp"
+    )]
+    NoPass,
     /// Database failure.
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
@@ -251,6 +291,8 @@ pub async fn start_run(
         "include_completed_tasks": req.include_completed_tasks,
         "resync": req.resync,
         "force": req.force,
+        "allow_mass_delete": req.allow_mass_delete,
+        "max_delete_share": settings.max_delete_share,
     });
     // The lock first: a concurrent platform start waits on the lock row and then sees it held;
     // an expired holder is cancelled before this run's row exists (one active platform run).
@@ -311,8 +353,46 @@ pub async fn start_run(
         }
     }
 
-    let project_ids =
-        select_projects(&mut tx, &req.selection, req.include_archived, req.resync).await?;
+    let (project_ids, catch_up) = match req.changed_since {
+        None => (
+            select_projects(&mut tx, &req.selection, req.include_archived, req.resync).await?,
+            json!({}),
+        ),
+        Some(since) => {
+            let filter = req.selection.filter(req.include_archived);
+            let (watermark, after) = match since {
+                ChangedSince::At(at) => (at, None),
+                ChangedSince::Last => {
+                    let pass = ontofleet_control::sync::last_pass(&mut tx, &filter)
+                        .await?
+                        .ok_or(ProducerError::NoPass)?;
+                    let overlap = chrono::Duration::from_std(settings.incremental_overlap)
+                        .unwrap_or_else(|_| chrono::Duration::zero());
+                    (pass.started_at - overlap, Some(pass.run_id))
+                }
+            };
+            let changes = ontofleet_control::sync::changed_since(
+                &mut tx,
+                Some(watermark),
+                &filter,
+                Depth::Ledger,
+            )
+            .await?;
+            let requested = match since {
+                ChangedSince::Last => json!("last"),
+                ChangedSince::At(at) => json!(at),
+            };
+            (
+                changes.projects,
+                json!({"changed_since": {
+                    "requested": requested,
+                    "watermark": watermark,
+                    "after_run": after,
+                    "oldest_change_at": changes.oldest_change_at,
+                }}),
+            )
+        }
+    };
 
     let jobs: Vec<ProjectJob> = project_ids
         .iter()
@@ -322,10 +402,12 @@ pub async fn start_run(
     let job_ids = ontofleet_queue::enqueue_projects(&mut tx, &jobs, max_attempts).await?;
     ledger::insert_items(&mut tx, run_id, &project_ids, &job_ids).await?;
     let status: String = sqlx::query_scalar(
-        "UPDATE migration_runs SET status = 'running', started_at = now(), total_items = $2 WHERE id = $1 RETURNING status",
+        "UPDATE migration_runs SET status = 'running', started_at = now(), total_items = $2, options = options || $3 \
+          WHERE id = $1 RETURNING status",
     )
     .bind(run_id)
     .bind(project_ids.len() as i32)
+    .bind(&catch_up)
     .fetch_one(&mut *tx)
     .await?;
     let status = match ontofleet_control::finish_run_if_done(&mut tx, run_id).await? {
@@ -391,7 +473,9 @@ pub async fn check_selection(
 
 /// The legacy projects a run over `selection` covers (SPEC §4.2), ordered by id: archived ones
 /// only with `include_archived`, already-migrated ones (a project mapping exists) only with
-/// `resync`. `run start` enqueues exactly these; `run preview` previews them.
+/// `resync` — and then also migrated projects whose legacy row is gone, whose pass deletes
+/// them from the target (SPEC §15). `run start` enqueues exactly these; `run preview`
+/// previews them.
 pub async fn select_projects(
     conn: &mut PgConnection,
     selection: &Selection,
@@ -410,7 +494,14 @@ pub async fn select_projects(
             AND ($3 OR p.status <> 'archived') \
             AND ($4 OR NOT EXISTS (SELECT 1 FROM legacy_entity_mappings m \
                                     WHERE m.legacy_table = 'projects' AND m.legacy_id = p.id)) \
-          ORDER BY p.id",
+         UNION \
+         SELECT m.legacy_id FROM legacy_entity_mappings m JOIN onto_projects o ON o.id = m.onto_id \
+           JOIN onto_actors a ON a.id = o.created_by \
+          WHERE $4 AND m.legacy_table = 'projects' AND m.deleted_at IS NULL \
+            AND NOT EXISTS (SELECT 1 FROM projects p WHERE p.id = m.legacy_id) \
+            AND ($1::uuid IS NULL OR a.user_id = $1) \
+            AND ($2::uuid[] IS NULL OR m.legacy_id = ANY($2)) \
+          ORDER BY 1",
     )
     .bind(user)
     .bind(projects)

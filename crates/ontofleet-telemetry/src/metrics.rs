@@ -42,6 +42,10 @@ pub struct Metrics {
     pub backlog_oldest_ready_age: Gauge<f64>,
     /// `ontofleet_active_runs`.
     pub active_runs: Gauge<u64>,
+    /// `ontofleet_sync_pending_projects`: legacy projects with changes the target lacks (SPEC §15).
+    pub sync_pending_projects: Gauge<u64>,
+    /// `ontofleet_sync_oldest_change_age_seconds`: age of the oldest of those changes (0: none).
+    pub sync_oldest_change_age: Gauge<f64>,
     /// `ontofleet_build_info{version}` = 1.
     pub build_info: Gauge<u64>,
     /// `ontofleet_api_live_reads_total`: progress reads of `serve`'s live views (one per watched
@@ -127,6 +131,15 @@ impl Metrics {
             active_runs: meter
                 .u64_gauge("ontofleet.active_runs")
                 .with_description("Runs pending, running or cancelling")
+                .build(),
+            sync_pending_projects: meter
+                .u64_gauge("ontofleet.sync.pending_projects")
+                .with_description("Legacy projects with changes since the last completed pass")
+                .build(),
+            sync_oldest_change_age: meter
+                .f64_gauge("ontofleet.sync.oldest_change_age")
+                .with_unit("s")
+                .with_description("Age of the oldest change not yet migrated")
                 .build(),
             build_info: meter
                 .u64_gauge("ontofleet.build_info")
@@ -273,11 +286,12 @@ pub fn metrics() -> &'static Metrics {
 }
 
 /// The actions of `ontofleet_entities_total`.
-pub const ACTIONS: [&str; 6] = [
+pub const ACTIONS: [&str; 7] = [
     "inserted",
     "unchanged",
     "resynced",
     "recreated",
+    "deleted",
     "failed",
     "skipped",
 ];
@@ -306,12 +320,16 @@ pub fn record_entities(counts: &serde_json::Value, not_written: &[(&str, &str, u
             continue;
         };
         for (action, n) in actions {
+            // Only the bounded label set: a counts document is data, not a label source.
+            let Some(action) = ACTIONS.iter().find(|a| **a == action.as_str()) else {
+                continue;
+            };
             if let Some(n) = n.as_u64().filter(|n| *n > 0) {
                 m.entities.add(
                     n,
                     &[
                         KeyValue::new("entity", entity),
-                        KeyValue::new("action", action.clone()),
+                        KeyValue::new("action", *action),
                     ],
                 );
             }

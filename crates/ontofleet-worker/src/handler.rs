@@ -121,6 +121,7 @@ impl ProjectHandler {
             fallback,
             dry_run: run.dry_run,
             item_gate: true,
+            deletes: ontofleet_pipeline::delete::DeletePolicy::from_run_options(&run.options),
         };
         // A remote classifier answers before the transaction, with no connection held.
         let pre =

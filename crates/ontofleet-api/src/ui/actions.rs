@@ -135,6 +135,8 @@ pub async fn start(
         force: false,
         initiated_by: page.0.actor.initiated_by(),
         error_budget: None,
+        changed_since: None,
+        allow_mass_delete: false,
     });
     let result = match request {
         Ok(r) => runs::start(&s.write, &r, &s.producer, &page.0.actor)

@@ -74,8 +74,16 @@ struct Overview {
     active: Option<ActiveRun>,
     lock: LockInfo,
     governor: GovernorInfo,
+    sync: SyncInfo,
     can_operate: bool,
     can_admin: bool,
+}
+
+/// The catch-up lag on the overview (SPEC §15).
+struct SyncInfo {
+    pending: i64,
+    oldest: String,
+    watermark: String,
 }
 
 /// The governor's verdict on the overview.
@@ -170,6 +178,18 @@ pub async fn overview(page: Page<0>, State(s): State<ApiState>) -> Result<Respon
         leader: g.leader.unwrap_or_else(|| "no process".to_owned()),
         since: time(g.since),
     };
+    let lag = ontofleet_ops::sync::status(&s.read).await?;
+    let sync = SyncInfo {
+        pending: lag.pending_projects,
+        oldest: lag
+            .oldest_change_at
+            .map(time)
+            .unwrap_or_else(|| "–".to_owned()),
+        watermark: lag
+            .watermark
+            .map(time)
+            .unwrap_or_else(|| "no completed pass yet".to_owned()),
+    };
     Ok(render(&Overview {
         user: page.view(),
         banners,
@@ -178,6 +198,7 @@ pub async fn overview(page: Page<0>, State(s): State<ApiState>) -> Result<Respon
         active,
         lock,
         governor,
+        sync,
         can_operate: page.can(Role::Operator),
         can_admin: page.can(Role::Admin),
     }))

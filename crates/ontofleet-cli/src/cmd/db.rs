@@ -17,6 +17,19 @@ pub async fn run(ctx: Ctx<'_>, command: &DbCommand) -> Result<(), CliError> {
                     "schema up to date: {} migrations applied (app + queue)",
                     migrated.applied
                 );
+                if !migrated.change_indexes_created.is_empty() {
+                    out!(
+                        "change indexes built on the legacy tables: {}",
+                        migrated.change_indexes_created.join(", ")
+                    );
+                }
+                if !migrated.change_indexes_not_permitted.is_empty() {
+                    // Not fatal: catch-up passes work without them, reading whole tables.
+                    eprintln!(
+                        "warning: this role does not own the legacy tables, so the change indexes ({}) were not built; have their owner run docs/change-indexes.sql, or catch-up passes (`run start --changed-since`) read whole tables",
+                        migrated.change_indexes_not_permitted.join(", ")
+                    );
+                }
             }
         }
         DbCommand::Status => {
@@ -41,6 +54,23 @@ pub async fn run(ctx: Ctx<'_>, command: &DbCommand) -> Result<(), CliError> {
                 })
                 .collect();
             output::table(&["SET", "VERSION", "DESCRIPTION", "APPLIED"], &rows);
+            let missing: Vec<&str> = status
+                .change_indexes
+                .iter()
+                .filter(|i| !i.ready)
+                .map(|i| i.name.as_str())
+                .collect();
+            if missing.is_empty() {
+                out!(
+                    "change indexes: all {} in place",
+                    status.change_indexes.len()
+                );
+            } else {
+                out!(
+                    "change indexes missing: {} (run `ontofleet db migrate` as the legacy tables' owner, or docs/change-indexes.sql)",
+                    missing.join(", ")
+                );
+            }
         }
     }
     Ok(())

@@ -11,7 +11,7 @@ pub async fn run(ctx: Ctx<'_>, args: &EnqueueArgs) -> Result<(), CliError> {
         &pool,
         args.project,
         args.run,
-        &ctx.producer(),
+        &ctx.producer()?,
         &ctx.operator(args.force),
         &actor(),
     )

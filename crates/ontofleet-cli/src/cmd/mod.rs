@@ -13,6 +13,7 @@ mod run;
 mod seed;
 mod serve;
 mod stats;
+mod sync;
 mod token;
 mod worker;
 
@@ -46,5 +47,8 @@ pub async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Serve(args) => serve::run(ctx, args).await,
         Command::Token(command) => token::run(ctx, command).await,
         Command::Governor(command) => governor::run(ctx, command).await,
+        Command::Sync(_) => sync::status(ctx).await,
+        Command::Follow(args) => sync::follow(ctx, args).await,
+        Command::Cutover(_) => sync::cutover(ctx).await,
     }
 }

@@ -59,8 +59,14 @@ async fn start(ctx: Ctx<'_>, args: &StartArgs) -> Result<(), CliError> {
             args.failure_window,
             ctx.settings.runs.error_budget(),
         )?,
+        changed_since: args
+            .changed_since
+            .as_deref()
+            .map(ontofleet_ops::parse::changed_since)
+            .transpose()?,
+        allow_mass_delete: args.allow_mass_delete,
     };
-    let started = ontofleet_ops::runs::start(&pool, &request, &ctx.producer(), &actor()).await?;
+    let started = ontofleet_ops::runs::start(&pool, &request, &ctx.producer()?, &actor()).await?;
     if args.watch {
         return output::watch::follow(ctx, &pool, started.run_id).await;
     }

@@ -47,7 +47,7 @@ pub async fn run(ctx: Ctx<'_>, args: &ServeArgs) -> Result<(), CliError> {
     let state = ontofleet_api::ApiState {
         read: read.clone(),
         write: write.clone(),
-        producer: ctx.producer(),
+        producer: ctx.producer()?,
         policies: settings.retry,
         pipeline: ctx.pipeline(),
         sessions: SessionPolicy {

@@ -61,6 +61,15 @@ pub fn json_of<T: serde::Serialize>(response: &T) {
     }
 }
 
+/// Print a typed response as one line of JSON (a command that reports as it goes, `follow`,
+/// prints one document per line).
+pub fn json_line<T: serde::Serialize>(response: &T) {
+    match serde_json::to_value(response) {
+        Ok(v) => println!("{v}"),
+        Err(e) => eprintln!("error: cannot encode the response: {e}"),
+    }
+}
+
 /// Print an aligned table.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();

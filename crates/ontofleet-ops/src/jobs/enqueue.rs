@@ -70,6 +70,8 @@ pub async fn enqueue(
                 force: operator.force,
                 initiated_by: operator.initiated_by.clone(),
                 error_budget: None,
+                changed_since: None,
+                allow_mass_delete: false,
             };
             let started =
                 ontofleet_producer::start_run(pool, &request, producer, Some(&entry)).await?;

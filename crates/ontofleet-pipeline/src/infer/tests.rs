@@ -552,18 +552,6 @@ fn exercise(text: &str) {
     }
 }
 
-fn with_thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 proptest! {
     #[test]
     fn nothing_panics_on_printable_text(s in "\\PC*") {
@@ -599,9 +587,9 @@ proptest! {
     #[test]
     fn counts_round_trip(n in 0u64..1_000_000_000_000) {
         prop_assert_eq!(parse_count(&format!("{n} guests"), &["guest"]), Some(n as i64));
-        let grouped = format!("about {} guests", with_thousands(n));
+        let grouped = format!("about {} guests", crate::thousands(n));
         prop_assert_eq!(parse_count(&grouped, &["guests"]), Some(n as i64));
-        prop_assert_eq!(parse_bare_count(&with_thousands(n)), Some(n as i64));
+        prop_assert_eq!(parse_bare_count(&crate::thousands(n)), Some(n as i64));
     }
 
     #[test]
@@ -614,7 +602,7 @@ proptest! {
     fn currency_round_trips(n in 0u32..1_000_000) {
         prop_assert_eq!(parse_currency(&format!("${n}")), Some(f64::from(n)));
         prop_assert_eq!(parse_currency(&format!("${n}k")), Some(f64::from(n) * 1000.0));
-        prop_assert_eq!(parse_currency(&format!("€{}", with_thousands(u64::from(n)))), Some(f64::from(n)));
+        prop_assert_eq!(parse_currency(&format!("€{}", crate::thousands(u64::from(n)))), Some(f64::from(n)));
     }
 
     #[test]

@@ -90,6 +90,8 @@ pub(super) async fn load(
         user,
         phases,
         deleted_task_ids,
+        recorded_shape,
+        onto,
     }) = project_part(&mut doc, project_id)?
     else {
         return Ok(Head::Whole(Loaded::Gone));
@@ -111,8 +113,10 @@ pub(super) async fn load(
         tasks: tasks.iter().map(|t| TaskRef::from(&t.data)).collect(),
         links,
         events: event_refs,
-        mappings: index_mappings(mappings),
+        mappings: index_mappings(mappings, project_id),
         deleted_task_ids,
+        recorded_shape,
+        onto,
     };
     Ok(Head::Whole(Loaded::Project(Box::new(LoadedProject {
         outline,

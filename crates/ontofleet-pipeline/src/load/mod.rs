@@ -172,6 +172,9 @@ pub struct Mapping {
     pub checksum: String,
     /// Whether the onto row still exists.
     pub present: bool,
+    /// Whether the onto row exists under this project's onto project (a row whose legacy row
+    /// moved here from another project exists elsewhere: it is moved, not recreated).
+    pub home: bool,
 }
 
 /// The legacy tables a mapping can name (`legacy_entity_mappings.legacy_table`).
@@ -193,10 +196,22 @@ pub(crate) struct MappingRow {
     legacy_id: Uuid,
     onto_id: Uuid,
     checksum: String,
-    present: bool,
+    /// The onto project its onto row sits under (for a project, the row itself); `None` when
+    /// the onto row is gone.
+    under: Option<Uuid>,
 }
 
-pub(crate) fn index_mappings(rows: impl IntoIterator<Item = MappingRow>) -> Mappings {
+/// Index the mapping rows of project `project_id`: the project's own mapping names its onto
+/// project, which decides which of the other rows are at home.
+pub(crate) fn index_mappings(
+    rows: impl IntoIterator<Item = MappingRow>,
+    project_id: Uuid,
+) -> Mappings {
+    let rows: Vec<MappingRow> = rows.into_iter().collect();
+    let project_onto = rows
+        .iter()
+        .find(|m| m.legacy_table == "projects" && m.legacy_id == project_id)
+        .and_then(|m| m.under);
     rows.into_iter()
         .filter_map(|m| {
             let table = MAPPED_TABLES.iter().find(|t| **t == m.legacy_table)?;
@@ -205,21 +220,23 @@ pub(crate) fn index_mappings(rows: impl IntoIterator<Item = MappingRow>) -> Mapp
                 Mapping {
                     onto_id: m.onto_id,
                     checksum: m.checksum,
-                    present: m.present,
+                    present: m.under.is_some(),
+                    home: m.under.is_some() && m.under == project_onto,
                 },
             ))
         })
         .collect()
 }
 
-/// Whether a mapping's onto row exists, for a mapping row `m` (index lookups by primary key).
-pub(crate) const MAPPING_PRESENT_SQL: &str = "CASE m.onto_table \
-            WHEN 'onto_projects' THEN EXISTS (SELECT 1 FROM onto_projects o WHERE o.id = m.onto_id) \
-            WHEN 'onto_plans' THEN EXISTS (SELECT 1 FROM onto_plans o WHERE o.id = m.onto_id) \
-            WHEN 'onto_tasks' THEN EXISTS (SELECT 1 FROM onto_tasks o WHERE o.id = m.onto_id) \
-            WHEN 'onto_events' THEN EXISTS (SELECT 1 FROM onto_events o WHERE o.id = m.onto_id) \
-            WHEN 'onto_documents' THEN EXISTS (SELECT 1 FROM onto_documents o WHERE o.id = m.onto_id) \
-            ELSE false END";
+/// The onto project a mapping row `m`'s onto row sits under (the row itself for a project),
+/// NULL when that row is gone (index lookups by primary key).
+pub(crate) const MAPPING_UNDER_SQL: &str = "CASE m.onto_table \
+            WHEN 'onto_projects' THEN (SELECT o.id FROM onto_projects o WHERE o.id = m.onto_id) \
+            WHEN 'onto_plans' THEN (SELECT o.project_id FROM onto_plans o WHERE o.id = m.onto_id) \
+            WHEN 'onto_tasks' THEN (SELECT o.project_id FROM onto_tasks o WHERE o.id = m.onto_id) \
+            WHEN 'onto_events' THEN (SELECT o.project_id FROM onto_events o WHERE o.id = m.onto_id) \
+            WHEN 'onto_documents' THEN (SELECT o.project_id FROM onto_documents o WHERE o.id = m.onto_id) \
+            END";
 
 /// The mappings of `table` for the ids of the uuid array expression `ids`. Each id is looked up on
 /// its own through the unique key: `LIMIT 1` keeps the lateral sub-select from being flattened
@@ -230,7 +247,7 @@ pub(crate) fn mappings_by_id(table: &str, ids: &str) -> String {
     format!(
         "SELECT m.* FROM unnest({ids}) AS k(id) \
          CROSS JOIN LATERAL (SELECT m.legacy_table, m.legacy_id, m.onto_id, m.checksum, \
-                                    {MAPPING_PRESENT_SQL} AS present \
+                                    {MAPPING_UNDER_SQL} AS under \
                                FROM legacy_entity_mappings m \
                               WHERE m.legacy_table = '{table}' AND m.legacy_id = k.id LIMIT 1) m"
     )
@@ -325,6 +342,52 @@ pub struct Outline {
     pub mappings: Mappings,
     /// Soft-deleted tasks of the project: references to them are excluded, not errors.
     pub deleted_task_ids: HashSet<Uuid>,
+    /// The shape the ledger recorded (`migration_project_sync`), if any.
+    pub recorded_shape: Option<Shape>,
+    /// The project's onto project and how many rows sit under it.
+    pub onto: Option<OntoRows>,
+}
+
+impl Outline {
+    /// The project's shape in the load's snapshot, counted from what the load read anyway.
+    pub fn shape(&self) -> Shape {
+        let n = |len: usize| i32::try_from(len).unwrap_or(i32::MAX);
+        Shape {
+            tasks: n(self.tasks.len() + self.deleted_task_ids.len()),
+            phases: n(self.phases.len()),
+            events: n(self.events.len()),
+            links: n(self.links.len()),
+        }
+    }
+}
+
+/// How many rows of each kind a legacy project has: what a deletion, which leaves no timestamp,
+/// changes (`migration_project_sync`; `ontofleet_control::sync` counts the same). Every task
+/// row (soft-deleted ones too), every phase, and the calendar events and phase links of the
+/// tasks not deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct Shape {
+    /// Task rows with `project_id` = the project.
+    pub tasks: i32,
+    /// Phases.
+    pub phases: i32,
+    /// Calendar events of the tasks not deleted.
+    pub events: i32,
+    /// `phase_tasks` rows of the tasks not deleted.
+    pub links: i32,
+}
+
+/// The onto project of a legacy project (through its mapping) and its row counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct OntoRows {
+    /// `onto_projects.id` (the row may be gone).
+    pub id: Uuid,
+    /// `onto_plans` under it.
+    pub plans: i64,
+    /// `onto_tasks` under it.
+    pub tasks: i64,
+    /// `onto_events` under it.
+    pub events: i64,
 }
 
 /// Full task rows and the calendar events of those tasks.
@@ -438,6 +501,8 @@ struct ProjectPart {
     user: User,
     phases: Vec<Row<Phase>>,
     deleted_task_ids: HashSet<Uuid>,
+    recorded_shape: Option<Shape>,
+    onto: Option<OntoRows>,
 }
 
 /// The project row, its owner, phases and deleted task ids of a load document. `None` when the
@@ -465,18 +530,28 @@ fn project_part(doc: &mut Value, project_id: Uuid) -> Result<Option<ProjectPart>
         user,
         phases,
         deleted_task_ids: deleted.into_iter().collect(),
+        recorded_shape: plain(doc, "recorded")?,
+        onto: plain(doc, "onto")?,
     }))
 }
 
-/// The JSON of a project's row, owner (with its actor), phases and deleted task ids, for a
-/// project id `$1`: shared by the load statement and the cursor.
+/// The JSON of a project's row, owner (with its actor), phases, deleted task ids, recorded
+/// shape and onto project with its row counts, for a project id `$1`: shared by the load
+/// statement and the cursor.
 pub(crate) const PROJECT_PART_SQL: &str = "\
   'project', (SELECT to_json(p) FROM projects p WHERE p.id = $1), \
   'user', (SELECT json_build_object('id', u.id, 'email', u.email, 'name', u.name, \
                     'actor_id', (SELECT a.id FROM onto_actors a WHERE a.user_id = u.id)) \
              FROM projects p JOIN users u ON u.id = p.user_id WHERE p.id = $1), \
   'phases', coalesce((SELECT json_agg(ph ORDER BY ph.\"order\", ph.id) FROM phases ph WHERE ph.project_id = $1), '[]'::json), \
-  'deleted', coalesce((SELECT json_agg(d.id) FROM tasks d WHERE d.project_id = $1 AND d.deleted_at IS NOT NULL), '[]'::json)";
+  'deleted', coalesce((SELECT json_agg(d.id) FROM tasks d WHERE d.project_id = $1 AND d.deleted_at IS NOT NULL), '[]'::json), \
+  'recorded', (SELECT json_build_object('tasks', s.tasks, 'phases', s.phases, 'events', s.events, 'links', s.links) \
+                 FROM migration_project_sync s WHERE s.project_id = $1), \
+  'onto', (SELECT json_build_object('id', m.onto_id, \
+                    'plans', (SELECT count(*) FROM onto_plans o WHERE o.project_id = m.onto_id), \
+                    'tasks', (SELECT count(*) FROM onto_tasks o WHERE o.project_id = m.onto_id), \
+                    'events', (SELECT count(*) FROM onto_events o WHERE o.project_id = m.onto_id)) \
+             FROM legacy_entity_mappings m WHERE m.legacy_table = 'projects' AND m.legacy_id = $1)";
 
 /// Load a project: one statement when it has at most `chunk` tasks, else its outline now and
 /// its rows through a cursor. With `item_gate`, first check `run_id`'s item for the project,

@@ -131,6 +131,8 @@ pub(super) async fn open(
         user,
         phases,
         deleted_task_ids,
+        recorded_shape,
+        onto,
     }) = project_part(&mut doc, project_id)?
     else {
         return Ok(Loaded::Gone);
@@ -155,8 +157,10 @@ pub(super) async fn open(
         tasks,
         links,
         events,
-        mappings: index_mappings(mapping_rows),
+        mappings: index_mappings(mapping_rows, project_id),
         deleted_task_ids,
+        recorded_shape,
+        onto,
     };
     Ok(Loaded::Project(Box::new(LoadedProject {
         outline,

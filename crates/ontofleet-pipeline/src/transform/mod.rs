@@ -39,6 +39,8 @@ pub struct RunContext {
     /// a duplicate execution that waited for the project lock finds the first one's outcome.
     /// Workers set it; `run preview`, which has no item, does not.
     pub item_gate: bool,
+    /// How much of a project a pass may delete.
+    pub deletes: crate::delete::DeletePolicy,
 }
 
 /// What the ledger decided for one entity.
@@ -224,12 +226,13 @@ pub fn is_mapped(mappings: &Mappings, table: &'static str, legacy_id: Uuid) -> b
     mappings.get(&(table, legacy_id)).is_some_and(|m| m.present)
 }
 
-/// The ledger decision for a legacy row with checksum `sum`.
+/// The ledger decision for a legacy row with checksum `sum`. A row whose onto row sits under
+/// another project (its legacy row moved here) is rewritten in place, which moves it here.
 pub fn action(mappings: &Mappings, table: &'static str, legacy_id: Uuid, sum: &str) -> Action {
     match mappings.get(&(table, legacy_id)) {
         None => Action::Insert,
         Some(m) if !m.present => Action::Recreate,
-        Some(m) if m.checksum == sum => Action::Unchanged,
+        Some(m) if m.checksum == sum && m.home => Action::Unchanged,
         Some(_) => Action::Resync,
     }
 }
@@ -251,6 +254,7 @@ pub fn ledger_action(
 #[derive(Debug, Clone, Default)]
 pub struct Tally {
     by_entity: [[usize; 4]; 5],
+    deleted: [usize; 5],
     problems: [usize; 3],
     classified: std::collections::BTreeMap<&'static str, usize>,
     /// Entities (of [`ENTITIES`]) that were not written, by entity and status (`failed`,
@@ -276,6 +280,23 @@ impl Tally {
             let a = ACTIONS.iter().position(|x| *x == row.action).unwrap_or(0);
             self.by_entity[e][a] += 1;
         }
+    }
+
+    /// Count rows deleted, by their entity kind.
+    pub fn deleted(&mut self, doomed: &[crate::delete::Doomed]) {
+        for d in doomed {
+            if let Some(e) = ENTITIES.iter().position(|x| *x == d.kind()) {
+                self.deleted[e] += 1;
+            }
+        }
+    }
+
+    /// Rows deleted of kind `entity`.
+    pub fn deleted_count(&self, entity: &str) -> usize {
+        ENTITIES
+            .iter()
+            .position(|x| *x == entity)
+            .map_or(0, |e| self.deleted[e])
     }
 
     /// Count problems by category.
@@ -325,6 +346,7 @@ impl Tally {
             for (a, action) in ACTIONS.iter().enumerate() {
                 m.insert(action.as_str().to_owned(), json!(self.by_entity[e][a]));
             }
+            m.insert("deleted".to_owned(), json!(self.deleted[e]));
             out.insert((*entity).to_owned(), Value::Object(m));
         }
         let mut by_category = serde_json::Map::new();
@@ -370,6 +392,7 @@ mod tests {
             onto_id: onto,
             checksum: "abc".to_owned(),
             present,
+            home: present,
         };
         mappings.insert(("tasks", legacy), mapping(true));
         assert_eq!(
@@ -384,6 +407,18 @@ mod tests {
             ledger_action(&mappings, "phases", legacy, "abc").0,
             Action::Insert,
             "table is part of the key"
+        );
+        mappings.insert(
+            ("tasks", legacy),
+            Mapping {
+                home: false,
+                ..mapping(true)
+            },
+        );
+        assert_eq!(
+            ledger_action(&mappings, "tasks", legacy, "abc"),
+            (Action::Resync, onto),
+            "a row that moved here from another project is rewritten (and moved) in place"
         );
         mappings.insert(("tasks", legacy), mapping(false));
         let (action, id) = ledger_action(&mappings, "tasks", legacy, "abc");

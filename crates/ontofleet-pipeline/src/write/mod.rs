@@ -35,6 +35,8 @@ pub struct Batch<'a> {
     pub problems: &'a [Problem],
     /// Edges to insert.
     pub edges: &'a [&'a Edge],
+    /// The project's shape, when the ledger's record of it must change (first batch only).
+    pub shape: Option<&'a crate::load::Shape>,
 }
 
 /// Who and what a project's rows belong to.
@@ -107,7 +109,11 @@ pub async fn write_batch(
 ) -> Result<(), sqlx::Error> {
     update_resynced(conn, batch, owner).await?;
     let rows = written(batch);
-    if !rows.is_empty() || !batch.edges.is_empty() || !batch.problems.is_empty() {
+    if !rows.is_empty()
+        || !batch.edges.is_empty()
+        || !batch.problems.is_empty()
+        || batch.shape.is_some()
+    {
         insert_new(conn, batch, &rows, owner, ctx).await?;
     }
     Ok(())
@@ -158,7 +164,12 @@ WITH p AS (INSERT INTO onto_projects (id, name, description, type_key, state_key
              FROM unnest($50::text[], $51::uuid[], $52::text[], $53::uuid[], $54::text[], $55::text[]) AS u(lt, li, ot, oi, cs, tk) \
            ON CONFLICT (legacy_table, legacy_id) DO UPDATE SET onto_table = excluded.onto_table, \
                   onto_id = excluded.onto_id, checksum = excluded.checksum, run_id = excluded.run_id, \
-                  metadata = legacy_entity_mappings.metadata || excluded.metadata, updated_at = now()) \
+                  metadata = legacy_entity_mappings.metadata || excluded.metadata, updated_at = now(), \
+                  deleted_at = NULL), \
+     sh AS (INSERT INTO migration_project_sync (project_id, tasks, phases, events, links, run_id) \
+           SELECT u.*, $56 FROM unnest($71::uuid[], $72::int[], $73::int[], $74::int[], $75::int[]) AS u \
+           ON CONFLICT (project_id) DO UPDATE SET tasks = excluded.tasks, phases = excluded.phases, \
+                  events = excluded.events, links = excluded.links, run_id = excluded.run_id, synced_at = now()) \
 INSERT INTO migration_log (run_id, user_id, entity_type, operation, legacy_table, legacy_id, onto_table, onto_id, \
        status, error_category, error_message, metadata) \
 SELECT $56, $57, u.et, u.op, u.lt, u.li, u.ot, u.oi, u.st, u.ec, u.em, \
@@ -360,6 +371,18 @@ async fn insert_new(
         .bind(log.type_key)
         // e ids: $70
         .bind(edges.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+        // sh: $71–$75 (none, or the project's new shape)
+        .bind(
+            batch
+                .shape
+                .iter()
+                .map(|_| owner.project_legacy)
+                .collect::<Vec<_>>(),
+        )
+        .bind(batch.shape.iter().map(|s| s.tasks).collect::<Vec<_>>())
+        .bind(batch.shape.iter().map(|s| s.phases).collect::<Vec<_>>())
+        .bind(batch.shape.iter().map(|s| s.events).collect::<Vec<_>>())
+        .bind(batch.shape.iter().map(|s| s.links).collect::<Vec<_>>())
         .execute(conn)
         .await?;
     Ok(())
@@ -423,7 +446,8 @@ impl<'a> LogRows<'a> {
 }
 
 /// Update the resynced rows in place (same onto id) and drop the sync rows of resynced events
-/// (re-derived by [`insert_new`]).
+/// (re-derived by [`insert_new`]). Each row is (re)attached to this project's onto project: a
+/// row whose legacy row moved here from another project moves with it.
 async fn update_resynced(
     conn: &mut PgConnection,
     batch: &Batch<'_>,
@@ -459,9 +483,9 @@ async fn update_resynced(
         .collect();
     if !docs.is_empty() {
         sqlx::query(
-            "UPDATE onto_documents o SET title = u.title, props = u.props, updated_at = now() \
+            "UPDATE onto_documents o SET project_id = $4, title = u.title, props = u.props, updated_at = now() \
                FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) AS u(id, title, props) \
-              WHERE o.id = u.id AND o.project_id = $4",
+              WHERE o.id = u.id",
         )
         .bind(docs.iter().map(|e| e.onto_id).collect::<Vec<_>>())
         .bind(
@@ -477,9 +501,9 @@ async fn update_resynced(
     let plans: Vec<_> = batch.plans.iter().filter(|e| resync(e.action)).collect();
     if !plans.is_empty() {
         sqlx::query(
-            "UPDATE onto_plans o SET name = u.name, type_key = u.tk, state_key = u.sk, props = u.props, updated_at = now() \
+            "UPDATE onto_plans o SET project_id = $6, name = u.name, type_key = u.tk, state_key = u.sk, props = u.props, updated_at = now() \
                FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[]) AS u(id, name, tk, sk, props) \
-              WHERE o.id = u.id AND o.project_id = $6",
+              WHERE o.id = u.id",
         )
         .bind(plans.iter().map(|e| e.onto_id).collect::<Vec<_>>())
         .bind(plans.iter().map(|e| e.row.name.as_str()).collect::<Vec<_>>())
@@ -493,11 +517,11 @@ async fn update_resynced(
     let tasks: Vec<_> = batch.tasks.iter().filter(|e| resync(e.action)).collect();
     if !tasks.is_empty() {
         sqlx::query(
-            "UPDATE onto_tasks o SET title = u.title, type_key = u.tk, state_key = u.sk, priority = u.pr, due_at = u.due, \
+            "UPDATE onto_tasks o SET project_id = $8, title = u.title, type_key = u.tk, state_key = u.sk, priority = u.pr, due_at = u.due, \
                     props = u.props, updated_at = now() \
                FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::jsonb[]) \
                     AS u(id, title, tk, sk, pr, due, props) \
-              WHERE o.id = u.id AND o.project_id = $8",
+              WHERE o.id = u.id",
         )
         .bind(tasks.iter().map(|e| e.onto_id).collect::<Vec<_>>())
         .bind(tasks.iter().map(|e| e.row.title.as_str()).collect::<Vec<_>>())
@@ -514,11 +538,11 @@ async fn update_resynced(
     if !events.is_empty() {
         sqlx::query(
             "WITH s AS (DELETE FROM onto_event_sync WHERE event_id = ANY($1)) \
-             UPDATE onto_events o SET owner_entity_id = u.owner, state_key = u.sk, title = u.title, start_at = u.st, \
+             UPDATE onto_events o SET project_id = $10, owner_entity_id = u.owner, state_key = u.sk, title = u.title, start_at = u.st, \
                     end_at = u.en, recurrence = u.rec, external_link = u.link, props = u.props, updated_at = now() \
                FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], \
                            $7::jsonb[], $8::text[], $9::jsonb[]) AS u(id, owner, sk, title, st, en, rec, link, props) \
-              WHERE o.id = u.id AND o.project_id = $10",
+              WHERE o.id = u.id",
         )
         .bind(events.iter().map(|e| e.onto_id).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.row.owner_task).collect::<Vec<_>>())
