@@ -2,10 +2,11 @@
 # make bench-incremental (SPEC §15): a catch-up pass against the full run on the 1M-task
 # workload of make bench-scale. Seeds and fully migrates it (the full run's figures, as
 # bench-scale prints them), then writes as the app would to BENCH_CHANGED_PERCENT (1) % of the
-# projects — a mix of new tasks, edits, phase moves, soft and hard deletes, removed links and
-# new projects — times `sync status` (median of 5, as a poller would call it), then
-# `run start --all --changed-since last --watch` with BENCH_WORKERS (2) workers from the command
-# to its return, and prints it as a fraction of the full run (target ≤ 0.10).
+# projects — six equal groups: new tasks (one linked to a phase), edits, a task moved to another
+# phase, soft deletes, hard deletes, removed links — times `sync status` (median of 5, as a
+# poller would call it), then the catch-up pass with BENCH_WORKERS (2) running workers from
+# `run start --all --changed-since last` to the return of `run watch`, and prints it as a
+# fraction of the full run (target ≤ 0.10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bench-lib.sh
