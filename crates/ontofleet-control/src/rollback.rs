@@ -54,16 +54,6 @@ struct Candidate {
     entity_type: Option<String>,
 }
 
-fn kind_of(table: &str) -> &'static str {
-    match table {
-        "onto_projects" => "project",
-        "onto_documents" => "document",
-        "onto_plans" => "plan",
-        "onto_tasks" => "task",
-        _ => "event",
-    }
-}
-
 /// Roll back what `run_id` created under one legacy project, in the caller's transaction (which
 /// the caller commits per project). Takes the project's advisory lock, so it waits for an
 /// execution of the project in progress and no execution interleaves.
@@ -109,7 +99,10 @@ pub async fn rollback_project(
         .execute(&mut *conn)
         .await?;
     let ids: Vec<Uuid> = delete.iter().map(|c| c.id).collect();
-    let kinds: Vec<&str> = delete.iter().map(|c| kind_of(&c.t)).collect();
+    let kinds: Vec<&str> = delete
+        .iter()
+        .map(|c| ontofleet_core::onto_kind(&c.t))
+        .collect();
     // Two deletes, so each uses its index (the unique key leads with src_id; the dst index).
     report.edges_deleted = sqlx::query_scalar(
         "WITH s AS (DELETE FROM onto_edges WHERE src_id = ANY($1) RETURNING 1), \

@@ -6,6 +6,7 @@
 //! can be unit-tested without a database.
 
 pub mod category;
+pub mod entity;
 pub mod governor;
 pub mod job;
 pub mod policy;
@@ -14,6 +15,7 @@ pub mod state;
 pub mod work_mode;
 
 pub use category::ErrorCategory;
+pub use entity::onto_kind;
 pub use job::{ProjectJob, project_lock_key};
 pub use policy::{CategoryPolicy, Decision, RetryPolicies, decide};
 pub use progress::Pace;

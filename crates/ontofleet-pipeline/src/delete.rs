@@ -88,17 +88,7 @@ impl Doomed {
     /// The entity kind of the counts and the edges (`project`, `document`, `plan`, `task`,
     /// `event`).
     pub fn kind(&self) -> &'static str {
-        kind_of(self.onto_table)
-    }
-}
-
-fn kind_of(onto_table: &str) -> &'static str {
-    match onto_table {
-        "onto_projects" => "project",
-        "onto_documents" => "document",
-        "onto_plans" => "plan",
-        "onto_tasks" => "task",
-        _ => "event",
+        ontofleet_core::onto_kind(self.onto_table)
     }
 }
 
@@ -107,7 +97,7 @@ fn log_entity(onto_table: &str) -> &'static str {
     match onto_table {
         "onto_plans" => "phase",
         "onto_events" => "calendar",
-        other => kind_of(other),
+        other => ontofleet_core::onto_kind(other),
     }
 }
 
